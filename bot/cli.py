@@ -1,0 +1,151 @@
+"""The ``payplan`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.config import Settings
+from policy.config import PolicyError
+
+app = typer.Typer(help="Payment plan requests, approvals and agreements, run from Slack.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+console = Console()
+error_console = Console(stderr=True)
+logger = logging.getLogger(__name__)
+
+README_CONFIGURATION = "README.md, section Configuration"
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "slack_bolt.App", "slack_sdk.web.base_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+    """Create or upgrade the schema of the database at DATABASE_URL."""
+    from storage.db import upgrade_database
+
+    settings = Settings()
+    upgrade_database(settings.database_url, revision)
+    console.print(f"Database at {_display_url(settings.database_url)} is at revision {revision}.")
+
+
+@import_app.command("invoices")
+def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in the accounts receivable export format.")) -> None:
+    """Load invoices, their accounts and payments from a CSV file into DATABASE_URL."""
+    from storage.db import make_engine, make_session_factory, upgrade_database
+    from storage.importer import ImportFileError, import_invoices
+
+    if not path.is_file():
+        error_console.print(f"[red]File not found: {path}. Give the path of a CSV file.[/red]")
+        raise typer.Exit(2)
+    settings = Settings()
+    upgrade_database(settings.database_url)
+    session_factory = make_session_factory(make_engine(settings.database_url))
+
+    with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("import", total=None)
+
+        def show_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        with session_factory.begin() as session:
+            try:
+                report = import_invoices(session, path, on_progress=show_progress)
+            except ImportFileError as error:
+                error_console.print(f"[red]{error}[/red]")
+                raise typer.Exit(2) from None
+
+    for row_error in report.errors:
+        console.print(f"row {row_error.row}, column {row_error.column}, value {row_error.value!r}: {row_error.message}")
+    console.print(
+        f"Read {report.rows_read} rows: {report.invoices_added} invoices, {report.accounts_added} accounts and "
+        f"{report.payments_added} payments added; {report.unchanged} already present; {report.skipped} rows skipped."
+    )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    db: Path = typer.Option(Path("payplan-demo.db"), help="SQLite file for the demo database; replaced if it exists."),
+    csv: Path | None = typer.Option(None, help="Invoice CSV to replay; defaults to the bundled IBM sample."),
+    verbose: bool = typer.Option(False, help="Log every step."),
+) -> None:
+    """Replay real receivables history through the whole workflow, offline."""
+    from bot.demo import run_demo
+
+    _configure_logging(verbose)
+    if not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    run_demo(db_path=db, csv_path=csv, console=console)
+
+
+@app.command()
+def serve(
+    http: bool = typer.Option(False, "--http", help="Serve Slack over HTTP (POST /slack/events) instead of Socket Mode."),
+    port: int = typer.Option(3000, help="TCP port for HTTP mode and the agreement pages."),
+    host: str = typer.Option("0.0.0.0", help="Address to listen on."),
+    verbose: bool = typer.Option(False, help="Log at DEBUG level."),
+) -> None:
+    """Run the Slack app and the agreement pages."""
+    import uvicorn
+
+    from bot.runtime import build_runtime
+    from bot.server import build_asgi_app
+    from storage.db import upgrade_database
+
+    _configure_logging(verbose)
+    settings = Settings()
+    missing = settings.missing_for_serve(http=http)
+    if missing:
+        for name in missing:
+            error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.")
+        raise typer.Exit(2)
+
+    try:
+        upgrade_database(settings.database_url)
+        runtime = build_runtime(settings)
+    except PolicyError as error:
+        error_console.print(str(error))
+        raise typer.Exit(2) from None
+    unknown_tiers = sorted(set(settings.approvers) - set(runtime.policy.tier_names()))
+    if unknown_tiers:
+        error_console.print(
+            f"PAYPLAN_APPROVERS names unknown tiers {unknown_tiers}; the policy's tiers are {runtime.policy.tier_names()}."
+        )
+        raise typer.Exit(2)
+
+    assert runtime.slack_app is not None
+    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
+    if not http:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        handler = SocketModeHandler(runtime.slack_app, settings.slack_app_token.get_secret_value())
+        handler.connect()
+        logger.info("connected to Slack in Socket Mode")
+    logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
+    uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    logger.info("payplan stopped")
+
+
+def _display_url(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

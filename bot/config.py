@@ -1,0 +1,71 @@
+"""Settings read once from the environment, and the policy file they point at."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policy.config import Policy, PolicyError, parse_policy
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    """Every setting payplan reads; the README's Configuration section explains each."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///payplan.db", validation_alias="DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+    slack_channel: str | None = Field(None, validation_alias="PAYPLAN_SLACK_CHANNEL")
+    # Slack user ids allowed to approve for each tier, as JSON:
+    # {"collections_manager": ["U123"], "finance_controller": ["U456"]}
+    approvers: dict[str, list[str]] = Field(default_factory=dict, validation_alias="PAYPLAN_APPROVERS")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str = Field("gpt-4o-mini", validation_alias="PAYPLAN_LLM_MODEL")
+    llm_enabled: bool = Field(True, validation_alias="PAYPLAN_LLM_ENABLED")
+    policy_path: Path | None = Field(None, validation_alias="PAYPLAN_POLICY")
+    timezone: str = Field("UTC", validation_alias="PAYPLAN_TIMEZONE")
+    public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
+    portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
+    agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+
+    def missing_for_serve(self, *, http: bool) -> list[str]:
+        """Return the environment variables ``payplan serve`` needs but does not have."""
+        required = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "PAYPLAN_SLACK_CHANNEL": self.slack_channel,
+            "PAYPLAN_APPROVERS": self.approvers or None,
+            "PAYPLAN_PORTAL_SECRET": self.portal_secret,
+        }
+        if http:
+            required["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
+        else:
+            required["SLACK_APP_TOKEN"] = self.slack_app_token
+        return [name for name, value in required.items() if not value]
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Read and validate the policy file at ``path``, or the packaged default."""
+    if path is None:
+        text = resources.files("policy").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+        source = "the packaged default policy"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise PolicyError(f"cannot read policy file {path}: {error.strerror}; check PAYPLAN_POLICY") from None
+        source = str(path)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PolicyError(f"policy file {source} is not valid YAML: {error}") from None
+    return parse_policy(document)

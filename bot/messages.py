@@ -1,0 +1,61 @@
+"""User-facing text and number formatting for Slack and the customer page."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+HELP = (
+    "*payplan* opens and approves payment plan requests.\n"
+    "• `/payplan` opens a new request\n"
+    "• `/payplan help` shows this message"
+)
+
+STATUS_LABELS = {
+    "requested": "Requested",
+    "assessed": "Assessed",
+    "ineligible": "Ineligible",
+    "pending_approval": "Pending approval",
+    "changes_requested": "Changes requested",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "sent_to_customer": "Sent to customer",
+    "declined": "Declined by customer",
+    "expired": "Agreement expired",
+    "active": "Active",
+    "completed": "Completed",
+    "defaulted": "Defaulted",
+    "withdrawn": "Withdrawn",
+}
+
+STATUS_EMOJI = {
+    "ineligible": ":no_entry:",
+    "pending_approval": ":hourglass_flowing_sand:",
+    "rejected": ":x:",
+    "sent_to_customer": ":email:",
+    "active": ":white_check_mark:",
+}
+
+
+def money(amount: Decimal | str, currency: str) -> str:
+    """Format an amount with thousands separators and two decimals, from its exact Decimal."""
+    value = Decimal(amount)
+    return f"{currency} {value:,.2f}"
+
+
+def day(value: date | str) -> str:
+    """Format a date unambiguously for an international team, e.g. 5 Mar 2013."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return f"{value.day} {value:%b %Y}"
+
+
+def request_label(request_id: int) -> str:
+    return f"PP-{request_id:05d}"
+
+
+def status_text(status: str) -> str:
+    return f"{STATUS_EMOJI.get(status, ':page_facing_up:')} {STATUS_LABELS.get(status, status)}"
+
+
+UNEXPECTED_ERROR = "Something went wrong and nothing was changed. Quote reference {reference} to your administrator."

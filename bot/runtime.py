@@ -1,0 +1,81 @@
+"""Wiring: build the engine, policy, agent, workflow and Slack app from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.summary import Summarizer
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, load_policy
+from bot.links import LinkSigner
+from bot.publisher import SlackPublisher
+from bot.slack_app import build_slack_app
+from bot.workflow import Workflow
+from policy.config import Policy
+from storage.db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    policy: Policy
+    workflow: Workflow
+    slack_client: WebClient | None
+    slack_app: App | None
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    with_slack: bool = True,
+    process_before_response: bool = False,
+) -> Runtime:
+    """Build every long-lived object; the database schema must already be upgraded."""
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    policy = load_policy(settings.policy_path)
+    summarizer = Summarizer(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        model=settings.llm_model,
+        base_url=settings.openai_base_url,
+        enabled=settings.llm_enabled,
+    )
+    portal_secret = settings.portal_secret.get_secret_value() if settings.portal_secret else ""
+    workflow = Workflow(
+        session_factory=session_factory,
+        policy=policy,
+        summarizer=summarizer,
+        approvers=settings.approvers,
+        clock=clock or SystemClock(),
+        timezone=settings.timezone,
+        link_signer=LinkSigner(portal_secret, settings.public_url),
+        agreement_link_days=settings.agreement_link_days,
+    )
+    if not with_slack:
+        return Runtime(engine, session_factory, policy, workflow, None, None)
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = WebClient(token=token, base_url=settings.slack_api_url)
+    workflow.notifier = SlackPublisher(
+        client=client,
+        channel=settings.slack_channel or "",
+        session_factory=session_factory,
+        policy=policy,
+        approvers=settings.approvers,
+        agreement_url=workflow.agreement_url,
+    )
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    slack_app = build_slack_app(
+        workflow=workflow,
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+    )
+    return Runtime(engine, session_factory, policy, workflow, client, slack_app)

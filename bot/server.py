@@ -1,0 +1,46 @@
+"""The ASGI application for HTTP mode: Slack events, health, metrics and the customer page."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.portal import agreement_endpoints
+from bot.workflow import Workflow
+
+
+def build_asgi_app(*, slack_app: App | None, workflow: Workflow) -> Starlette:
+    """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served."""
+
+    async def slack_events(request: Request) -> Response:
+        assert slack_app is not None
+        body = await request.body()
+        # dispatch() blocks until the listener acks, so keep it off the event loop.
+        bolt_response = await run_in_threadpool(slack_app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    def healthz(request: Request) -> Response:
+        with workflow.session_factory() as session:
+            session.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok"})
+
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    show_agreement, accept_agreement = agreement_endpoints(workflow)
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/agreements/{token}", show_agreement, methods=["GET"]),
+        Route("/agreements/{token}", accept_agreement, methods=["POST"]),
+    ]
+    if slack_app is not None:
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes)

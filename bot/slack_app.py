@@ -1,0 +1,189 @@
+"""Bolt listeners: parse the payload, call the workflow, answer Slack.
+
+Each listener acknowledges within Slack's three seconds; slow work (the
+summary, posting the thread) runs after ``ack()``. In HTTP mode Bolt sends
+the acknowledgement as soon as ``ack()`` is called and finishes the listener
+in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.errors import InvalidInput, PayplanError
+from bot.ids import FIELD_BLOCKS, Action, Block, Callback
+from bot.messages import HELP, UNEXPECTED_ERROR
+from bot.workflow import RequestInput, Workflow
+from storage.repository import search_accounts
+
+logger = logging.getLogger(__name__)
+
+FIRST_DUE_DEFAULT_DAYS = 30
+
+
+def build_slack_app(
+    *,
+    workflow: Workflow,
+    client: WebClient,
+    signing_secret: str,
+    process_before_response: bool = False,
+) -> App:
+    """Create the Bolt app with every payplan listener registered."""
+    app = App(client=client, signing_secret=signing_secret, process_before_response=process_before_response)
+
+    @app.command("/payplan")
+    def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        text = (body.get("text") or "").strip().lower()
+        if text not in ("", "new"):
+            ack(text=HELP)
+            return
+        ack()
+        first_due = workflow.today() + timedelta(days=FIRST_DUE_DEFAULT_DAYS)
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.request_modal(first_due_default=first_due))
+
+    @app.options(Action.ACCOUNT)
+    def handle_account_options(ack: Ack, payload: dict[str, Any]) -> None:
+        with workflow.session_factory() as session:
+            accounts = search_accounts(session, payload.get("value", ""), limit=50)
+        ack(options=[{"text": {"type": "plain_text", "text": account.id}, "value": account.id} for account in accounts])
+
+    @app.view(Callback.REQUEST_MODAL)
+    def handle_request_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user_id = body["user"]["id"]
+        try:
+            data = parse_request_view(view)
+            workflow.check_request(data)
+        except InvalidInput as error:
+            ack(response_action="errors", errors=_block_errors(error))
+            return
+        ack()
+        _run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"]))
+
+    @app.action(Action.APPROVE)
+    def handle_approve_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id, step_id = body["user"]["id"], int(body["actions"][0]["value"])
+        try:
+            workflow.decide(actor=user_id, step_id=step_id, decision="approve")
+        except PayplanError as error:
+            _tell_user(client, body, error.user_message)
+
+    @app.action(Action.REJECT)
+    def handle_reject_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id, step_id = body["user"]["id"], int(body["actions"][0]["value"])
+        try:
+            request_id = workflow.authorize_decision(actor=user_id, step_id=step_id)
+        except PayplanError as error:
+            _tell_user(client, body, error.user_message)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.reject_modal(step_id=step_id, request_id=request_id))
+
+    @app.view(Callback.REJECT_MODAL)
+    def handle_reject_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user_id = body["user"]["id"]
+        reason = (_value(view, Block.REJECT_REASON, Action.REJECT_REASON) or "").strip()
+        if not reason:
+            ack(response_action="errors", errors={Block.REJECT_REASON: "Enter the reason for the rejection."})
+            return
+        ack()
+        step_id = int(view["private_metadata"])
+        _run_reporting_errors(client, user_id, lambda: workflow.decide(actor=user_id, step_id=step_id, decision="reject", comment=reason))
+
+    @app.error
+    def handle_unexpected_error(error: Exception, body: dict[str, Any]) -> None:
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("unhandled error %s in Slack listener for %s", reference, body.get("type"), exc_info=error)
+
+    return app
+
+
+def parse_request_view(view: dict[str, Any]) -> RequestInput:
+    """Read the request modal's fields; raise InvalidInput naming each unreadable one."""
+    errors: dict[str, str] = {}
+    account = _value(view, Block.ACCOUNT, Action.ACCOUNT)
+    if not account:
+        errors["account"] = "Choose an account."
+    category = _value(view, Block.REASON_CATEGORY, Action.REASON_CATEGORY)
+    if not category:
+        errors["reason_category"] = "Choose a reason."
+
+    down_text = (_value(view, Block.DOWN_PAYMENT, Action.DOWN_PAYMENT) or "0").strip()
+    down_payment = parse_amount(down_text)
+    if down_payment is None:
+        errors["down_payment"] = f"{down_text!r} is not an amount; enter a number like 250.00 (no currency sign)."
+    elif down_payment < 0:
+        errors["down_payment"] = f"Down payment {down_text} is negative; enter 0 or more."
+
+    count_text = (_value(view, Block.INSTALLMENTS, Action.INSTALLMENTS) or "").strip()
+    count = int(count_text) if count_text.isdigit() else None
+    if count is None or count < 1:
+        errors["installments"] = f"{count_text!r} is not a number of installments; enter a whole number of 1 or more."
+
+    due_text = _value(view, Block.FIRST_DUE_DATE, Action.FIRST_DUE_DATE)
+    try:
+        first_due = date.fromisoformat(due_text or "")
+    except ValueError:
+        errors["first_due_date"] = "Pick the date the first installment is due."
+
+    if errors:
+        raise InvalidInput("The request has invalid fields.", errors)
+    return RequestInput(
+        account_id=account or "",
+        reason_category=category or "",
+        reason_text=(_value(view, Block.REASON_TEXT, Action.REASON_TEXT) or "").strip(),
+        down_payment=down_payment or Decimal("0.00"),
+        installment_count=count or 0,
+        first_due_date=first_due,
+    )
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """Parse a typed amount such as ``1,250.50``; return None unless it has at most two decimals."""
+    try:
+        amount = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _value(view: dict[str, Any], block_id: str, action_id: str) -> str | None:
+    element = view.get("state", {}).get("values", {}).get(block_id, {}).get(action_id)
+    if not element:
+        return None
+    if element.get("selected_option"):
+        return element["selected_option"]["value"]
+    if "selected_date" in element:
+        return element["selected_date"]
+    return element.get("value")
+
+
+def _block_errors(error: InvalidInput) -> dict[str, str]:
+    return {FIELD_BLOCKS.get(field, Block.ACCOUNT): message for field, message in error.field_errors.items()}
+
+
+def _tell_user(client: WebClient, body: dict[str, Any], text: str) -> None:
+    channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
+    client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+
+
+def _run_reporting_errors(client: WebClient, user_id: str, action: Any) -> None:
+    """Run work that follows an ack; tell the user by direct message when it fails."""
+    try:
+        action()
+    except PayplanError as error:
+        client.chat_postMessage(channel=user_id, text=error.user_message)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("error %s after acknowledging a submission from %s", reference, user_id)
+        client.chat_postMessage(channel=user_id, text=UNEXPECTED_ERROR.format(reference=reference))

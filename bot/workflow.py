@@ -1,0 +1,542 @@
+"""The workflow service: the only writer of request state.
+
+Slack listeners, the CLI, the demo and the customer page all call these
+methods with plain arguments. Every status change is checked against
+``policy.lifecycle``, applied with a conditional UPDATE so that a double click
+or a retried request cannot decide twice, and recorded as an audit event in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.summary import SummaryInput, SummaryRecord
+from bot import metrics
+from bot.clock import Clock, business_date
+from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
+from bot.links import LinkClaims, LinkSigner
+from policy.config import Policy
+from policy.engine import Assessment as PolicyAssessment
+from policy.engine import Terms, assess, validate_terms
+from policy.facts import AccountFacts, compute_facts
+from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from storage.audit import record_event, to_json_safe
+from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, PlanRequest, TermRevision
+from storage.repository import invoice_history
+
+logger = logging.getLogger(__name__)
+
+REASON_CATEGORIES = ("hardship", "dispute", "cash_flow", "other")
+MAX_REASON_LENGTH = 3000
+
+Decision = Literal["approve", "reject"]
+
+
+class Summarizer(Protocol):
+    def summarize(self, inp: SummaryInput) -> SummaryRecord: ...
+
+
+class Notifier(Protocol):
+    """Receives events after they are committed; the Slack publisher implements it."""
+
+    def request_opened(self, request_id: int) -> None: ...
+    def step_decided(self, request_id: int, step_id: int) -> None: ...
+    def plan_activated(self, request_id: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    account_id: str
+    reason_category: str
+    reason_text: str
+    down_payment: Decimal
+    installment_count: int
+    first_due_date: date
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    """What the customer page shows and the customer accepts."""
+
+    agreement_id: int
+    status: str
+    request_id: int
+    account_id: str
+    revision: int
+    balance: Decimal
+    down_payment: Decimal
+    installment_count: int
+    schedule: list[dict[str, Any]]
+    terms_hash: str
+    policy_version: str
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    request_id: int
+    step_id: int
+    decision: Decision
+    request_status: str
+    agreement_url: str | None
+
+
+class Workflow:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        policy: Policy,
+        summarizer: Summarizer,
+        approvers: dict[str, list[str]],
+        clock: Clock,
+        timezone: str,
+        link_signer: LinkSigner,
+        agreement_link_days: int = 14,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.policy = policy
+        self.summarizer = summarizer
+        self.approvers = approvers
+        self.clock = clock
+        self.timezone = timezone
+        self.link_signer = link_signer
+        self.agreement_link_days = agreement_link_days
+        self.notifier = notifier
+
+    # Opening a request
+
+    def today(self) -> date:
+        return business_date(self.clock, self.timezone)
+
+    def check_request(self, data: RequestInput) -> tuple[Terms, AccountFacts]:
+        """Validate a request before anything is stored; raise InvalidInput naming each bad field."""
+        errors: dict[str, str] = {}
+        if data.reason_category not in REASON_CATEGORIES:
+            errors["reason_category"] = f"reason {data.reason_category!r} is not one of {', '.join(REASON_CATEGORIES)}"
+        if len(data.reason_text) > MAX_REASON_LENGTH:
+            errors["reason_text"] = f"reason text is {len(data.reason_text)} characters; the limit is {MAX_REASON_LENGTH}"
+
+        as_of = self.today()
+        with self.session_factory() as session:
+            account = session.get(Account, data.account_id)
+            if account is None:
+                errors["account"] = f"account {data.account_id!r} was not found; import it first"
+                raise InvalidInput("The request has invalid fields.", errors)
+            facts = compute_facts(account.id, invoice_history(session, account.id), as_of)
+
+        terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date)
+        for problem in validate_terms(terms, policy=self.policy, as_of=as_of):
+            errors.setdefault(problem.field, problem.message)
+        if errors:
+            raise InvalidInput("The request has invalid fields.", errors)
+        return terms, facts
+
+    def open_request(self, *, actor: str, data: RequestInput, idempotency_key: str | None = None) -> int:
+        """Create, assess and route a request; return its id.
+
+        A second call with the same ``idempotency_key`` returns the first
+        request's id and changes nothing.
+        """
+        existing = self._request_id_for_key(idempotency_key)
+        if existing is not None:
+            logger.info("request %s already exists for key %s; not opening another", existing, idempotency_key)
+            return existing
+
+        terms, facts = self.check_request(data)
+        as_of = facts.as_of
+        with self.session_factory() as session:
+            open_plans = self._open_plan_count(session, data.account_id)
+        result = assess(self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans)
+        # The model call is slow, so it runs before the transaction opens.
+        summary = self.summarizer.summarize(_summary_input(data, terms, facts, result))
+
+        try:
+            request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary)
+        except IntegrityError:
+            existing = self._request_id_for_key(idempotency_key)
+            if existing is None:
+                raise
+            logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
+            return existing
+
+        logger.info("request %s opened for account %s by %s", request_id, data.account_id, actor)
+        metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
+        if self.notifier:
+            self.notifier.request_opened(request_id)
+        return request_id
+
+    def _store_request(
+        self,
+        actor: str,
+        data: RequestInput,
+        idempotency_key: str | None,
+        terms: Terms,
+        facts: AccountFacts,
+        result: PolicyAssessment,
+        summary: SummaryRecord,
+    ) -> int:
+        now = self.clock.now()
+        with self.session_factory.begin() as session:
+            request = PlanRequest(
+                account_id=data.account_id,
+                requested_by=actor,
+                status=Status.REQUESTED,
+                as_of=facts.as_of,
+                reason_category=data.reason_category,
+                reason_text=data.reason_text,
+                current_revision=1,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(request)
+            session.flush()
+            revision = TermRevision(
+                request_id=request.id,
+                number=1,
+                balance=terms.balance,
+                down_payment=terms.down_payment,
+                installment_count=terms.installment_count,
+                frequency="monthly",
+                first_due_date=terms.first_due_date,
+                created_by=actor,
+                created_at=now,
+            )
+            session.add(revision)
+            session.flush()
+            self._audit(session, actor, "request.created", request, {}, _request_snapshot(request, revision))
+
+            session.add(
+                Assessment(
+                    revision_id=revision.id,
+                    policy_version=result.policy_version,
+                    eligible=result.eligible,
+                    risk_grade=result.risk_grade,
+                    route=list(result.route),
+                    flags=[flag.to_dict() for flag in result.flags],
+                    risk_factors=[factor.to_dict() for factor in result.risk_factors],
+                    facts=facts.to_dict(),
+                    schedule=[payment.to_dict() for payment in result.schedule],
+                    summary=summary.to_dict(),
+                    created_at=now,
+                )
+            )
+            self._set_status(session, request, Status.ASSESSED, "system:policy", {
+                "policy_version": result.policy_version,
+                "eligible": result.eligible,
+                "risk_grade": result.risk_grade,
+                "route": result.route,
+                "flags": [flag.code for flag in result.flags],
+                "summary_source": summary.source,
+            })
+
+            if not result.eligible:
+                self._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
+                return request.id
+
+            for sequence, tier in enumerate(result.route, start=1):
+                status = "pending" if sequence == 1 else "waiting"
+                session.add(ApprovalStep(revision_id=revision.id, sequence=sequence, tier=tier, status=status))
+            self._set_status(session, request, Status.PENDING_APPROVAL, "system:policy", {"route": result.route})
+            return request.id
+
+    # Decisions
+
+    def decide(self, *, actor: str, step_id: int, decision: Decision, comment: str = "") -> DecisionOutcome:
+        """Record an approver's decision on one approval step.
+
+        Raises PermissionDenied unless ``actor`` is an approver of the step's
+        tier and did not open the request, and AlreadyDecided when the step
+        was decided before (a double click, a retry, or another approver).
+        """
+        if decision not in ("approve", "reject"):
+            raise InvalidInput(f"decision {decision!r} is not one of approve, reject")
+        if decision == "reject" and not comment.strip():
+            raise InvalidInput("A rejection needs a reason.", {"comment": "enter the reason for the rejection"})
+
+        agreement_url = None
+        with self.session_factory.begin() as session:
+            step, revision, request = self._load_step_for_decision(session, step_id, actor)
+            now = self.clock.now()
+            new_status = "approved" if decision == "approve" else "rejected"
+            claimed = session.execute(
+                update(ApprovalStep)
+                .where(ApprovalStep.id == step.id, ApprovalStep.status == "pending")
+                .values(status=new_status, decided_by=actor, decided_at=now, comment=comment or None)
+            )
+            if claimed.rowcount != 1:
+                raise AlreadyDecided(f"Step {step.sequence} ({step.tier}) of request {request.id} was already decided.")
+            session.refresh(step)
+            self._audit(
+                session,
+                actor,
+                f"step.{new_status}",
+                request,
+                {"step": step.sequence, "tier": step.tier, "status": "pending"},
+                {"step": step.sequence, "tier": step.tier, "status": new_status, "comment": comment},
+            )
+
+            if decision == "reject":
+                self._supersede_waiting_steps(session, revision)
+                self._set_status(session, request, Status.REJECTED, actor, {"reason": comment})
+            else:
+                next_step = next((s for s in revision.steps if s.status == "waiting"), None)
+                if next_step is not None:
+                    next_step.status = "pending"
+                else:
+                    self._set_status(session, request, Status.APPROVED, actor, {})
+                    agreement_url = self._send_agreement(session, request, revision)
+            request_id, request_status, tier = request.id, request.status, step.tier
+
+        logger.info("request %s step %s %s by %s", request_id, step_id, new_status, actor)
+        metrics.DECISIONS.labels(tier=tier, decision=decision).inc()
+        if self.notifier:
+            self.notifier.step_decided(request_id, step_id)
+        return DecisionOutcome(request_id, step_id, decision, request_status, agreement_url)
+
+    def authorize_decision(self, *, actor: str, step_id: int) -> int:
+        """Check that ``actor`` may decide the step now, without deciding; return the request id."""
+        with self.session_factory() as session:
+            _, _, request = self._load_step_for_decision(session, step_id, actor)
+            return request.id
+
+    def _load_step_for_decision(self, session: Session, step_id: int, actor: str) -> tuple[ApprovalStep, TermRevision, PlanRequest]:
+        """Load a step and check that ``actor`` may decide it now; the one permission check for decisions."""
+        step = session.get(ApprovalStep, step_id)
+        if step is None:
+            raise NotFound(f"Approval step {step_id} was not found.")
+        revision = step.revision
+        request = revision.request
+        if actor not in self.approvers.get(step.tier, []):
+            tier_label = self.policy.tier(step.tier).label
+            raise PermissionDenied(f"Only a {tier_label} approver can decide this step of request {request.id}.")
+        if actor == request.requested_by:
+            raise PermissionDenied(f"You opened request {request.id}, so you cannot approve or reject it.")
+        if revision.number != request.current_revision:
+            raise AlreadyDecided(f"These buttons belong to revision {revision.number}, which was superseded.")
+        if step.status != "pending":
+            raise AlreadyDecided(f"Step {step.sequence} ({step.tier}) of request {request.id} is {step.status}.")
+        return step, revision, request
+
+    def _supersede_waiting_steps(self, session: Session, revision: TermRevision) -> None:
+        for step in revision.steps:
+            if step.status in ("waiting", "pending"):
+                step.status = "superseded"
+
+    # Agreement and acceptance
+
+    def _send_agreement(self, session: Session, request: PlanRequest, revision: TermRevision) -> str:
+        now = self.clock.now()
+        expires_at = now + timedelta(days=self.agreement_link_days)
+        agreement = Agreement(
+            request_id=request.id,
+            revision_id=revision.id,
+            terms_hash=terms_hash(request, revision),
+            status="sent",
+            created_at=now,
+            expires_at=expires_at,
+        )
+        session.add(agreement)
+        session.flush()
+        self._set_status(session, request, Status.SENT_TO_CUSTOMER, "system:workflow", {
+            "agreement_id": agreement.id,
+            "terms_hash": agreement.terms_hash,
+            "expires_at": expires_at,
+        })
+        return self.agreement_url(agreement)
+
+    def agreement_url(self, agreement: Agreement) -> str:
+        return self.link_signer.url(LinkClaims(agreement.id, agreement.revision_id, agreement.expires_at))
+
+    def load_agreement(self, token: str) -> AgreementTerms:
+        """Return the terms behind an agreement link; raise AgreementLinkError for a bad or expired link."""
+        claims = self.link_signer.read(token)
+        with self.session_factory() as session:
+            agreement = session.get(Agreement, claims.agreement_id)
+            if agreement is None or agreement.revision_id != claims.revision_id:
+                raise AgreementLinkError("This agreement link is not valid. Ask your account manager for a new link.")
+            revision = session.get(TermRevision, agreement.revision_id)
+            request = session.get(PlanRequest, agreement.request_id)
+            assert revision is not None and request is not None and revision.assessment is not None
+            if revision.number != request.current_revision:
+                raise AgreementLinkError("These terms were replaced by newer ones. Ask your account manager for the current link.")
+            if agreement.status == "sent" and self.clock.now() >= agreement.expires_at:
+                raise AgreementLinkError("This agreement link has expired. Ask your account manager for a new link.")
+            return AgreementTerms(
+                agreement_id=agreement.id,
+                status=agreement.status,
+                request_id=request.id,
+                account_id=request.account_id,
+                revision=revision.number,
+                balance=revision.balance,
+                down_payment=revision.down_payment,
+                installment_count=revision.installment_count,
+                schedule=list(revision.assessment.schedule),
+                terms_hash=agreement.terms_hash,
+                policy_version=revision.assessment.policy_version,
+            )
+
+    def accept_agreement(self, *, token: str, ip: str | None, user_agent: str | None) -> int:
+        """Accept the agreement behind ``token`` and activate the plan; return the request id.
+
+        Accepting an agreement that is already accepted changes nothing.
+        """
+        terms = self.load_agreement(token)
+        if terms.status == "accepted":
+            return terms.request_id
+
+        with self.session_factory.begin() as session:
+            agreement = session.get(Agreement, terms.agreement_id)
+            request = session.get(PlanRequest, agreement.request_id)
+            revision = session.get(TermRevision, agreement.revision_id)
+            assert agreement is not None and request is not None and revision is not None
+            current_hash = terms_hash(request, revision)
+            if current_hash != agreement.terms_hash:
+                raise IntegrityMismatch(
+                    f"The terms of request {request.id} changed after approval "
+                    f"(approved {agreement.terms_hash[:12]}, now {current_hash[:12]}); nothing was accepted."
+                )
+            now = self.clock.now()
+            claimed = session.execute(
+                update(Agreement)
+                .where(Agreement.id == agreement.id, Agreement.status == "sent")
+                .values(status="accepted", accepted_at=now, accepted_ip=ip, accepted_user_agent=(user_agent or "")[:512])
+            )
+            if claimed.rowcount != 1:
+                return request.id
+            self._audit(session, "customer", "agreement.accepted", request, {"status": "sent"}, {
+                "status": "accepted",
+                "terms_hash": agreement.terms_hash,
+                "ip": ip,
+                "user_agent": user_agent,
+            })
+
+            assessment = revision.assessment
+            assert assessment is not None
+            for payment in assessment.schedule:
+                session.add(
+                    Installment(
+                        request_id=request.id,
+                        revision_id=revision.id,
+                        sequence=int(payment["sequence"]),
+                        due_date=date.fromisoformat(payment["due_date"]),
+                        amount=Decimal(payment["amount"]),
+                        status="scheduled",
+                    )
+                )
+            self._set_status(session, request, Status.ACTIVE, "customer", {"installments": len(assessment.schedule)})
+            account = request.account
+            before = account.status
+            account.status = "scheduled_repayment"
+            self._audit(session, "customer", "account.status_changed", request, {"status": before}, {"status": account.status})
+            request_id = request.id
+
+        logger.info("request %s accepted by the customer; plan active", request_id)
+        metrics.PLANS_ACTIVATED.inc()
+        if self.notifier:
+            self.notifier.plan_activated(request_id)
+        return request_id
+
+    # Helpers
+
+    def _request_id_for_key(self, key: str | None) -> int | None:
+        if key is None:
+            return None
+        with self.session_factory() as session:
+            return session.scalar(select(PlanRequest.id).where(PlanRequest.idempotency_key == key))
+
+    def _open_plan_count(self, session: Session, account_id: str) -> int:
+        query = select(func.count()).select_from(PlanRequest).where(
+            PlanRequest.account_id == account_id,
+            PlanRequest.status.in_([status.value for status in PLAN_STATUSES]),
+        )
+        return session.scalar(query) or 0
+
+    def _set_status(self, session: Session, request: PlanRequest, target: Status, actor: str, details: dict[str, Any]) -> None:
+        """Move ``request`` to ``target`` if nobody moved it first, and record the change."""
+        current = request.status
+        check_transition(current, target)
+        now = self.clock.now()
+        moved = session.execute(
+            update(PlanRequest)
+            .where(PlanRequest.id == request.id, PlanRequest.status == current)
+            .values(status=target.value, updated_at=now)
+        )
+        if moved.rowcount != 1:
+            raise AlreadyDecided(f"Request {request.id} changed while this action ran; reload it and try again.")
+        session.refresh(request)
+        self._audit(session, actor, f"status.{target.value}", request, {"status": current}, {"status": target.value, **details})
+
+    def _audit(self, session: Session, actor: str, action: str, request: PlanRequest, before: dict[str, Any], after: dict[str, Any]) -> None:
+        record_event(
+            session,
+            actor=actor,
+            action=action,
+            at=self.clock.now(),
+            request_id=request.id,
+            revision=request.current_revision,
+            before=before,
+            after=after,
+        )
+
+
+def terms_hash(request: PlanRequest, revision: TermRevision) -> str:
+    """Return the SHA-256 of the canonical terms a customer agrees to."""
+    assessment = revision.assessment
+    terms = {
+        "request_id": request.id,
+        "account_id": request.account_id,
+        "revision": revision.number,
+        "balance": str(revision.balance),
+        "down_payment": str(revision.down_payment),
+        "installment_count": revision.installment_count,
+        "frequency": revision.frequency,
+        "first_due_date": revision.first_due_date.isoformat(),
+        "schedule": assessment.schedule if assessment else [],
+        "policy_version": assessment.policy_version if assessment else None,
+    }
+    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _summary_input(data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:
+    return SummaryInput(
+        facts=facts,
+        reason_category=data.reason_category,
+        reason_text=data.reason_text,
+        balance=terms.balance,
+        down_payment=terms.down_payment,
+        installment_count=terms.installment_count,
+        first_due_date=terms.first_due_date,
+        eligible=result.eligible,
+        flags=[{"code": flag.code, "message": flag.message} for flag in result.flags],
+        risk_grade=result.risk_grade,
+        route=list(result.route),
+    )
+
+
+def _request_snapshot(request: PlanRequest, revision: TermRevision) -> dict[str, Any]:
+    return to_json_safe({
+        "account_id": request.account_id,
+        "as_of": request.as_of,
+        "reason_category": request.reason_category,
+        "revision": revision.number,
+        "balance": revision.balance,
+        "down_payment": revision.down_payment,
+        "installment_count": revision.installment_count,
+        "first_due_date": revision.first_due_date,
+    })
+
+

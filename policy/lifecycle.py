@@ -1,0 +1,68 @@
+"""Request statuses and the transitions allowed between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    REQUESTED = "requested"
+    ASSESSED = "assessed"
+    INELIGIBLE = "ineligible"
+    PENDING_APPROVAL = "pending_approval"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENT_TO_CUSTOMER = "sent_to_customer"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    DEFAULTED = "defaulted"
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        Status.REQUESTED,
+        Status.ASSESSED,
+        Status.PENDING_APPROVAL,
+        Status.CHANGES_REQUESTED,
+        Status.APPROVED,
+        Status.SENT_TO_CUSTOMER,
+    }
+)
+
+# Statuses in which the account has a plan in force or on its way to one.
+PLAN_STATUSES = OPEN_STATUSES | {Status.ACTIVE}
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.REQUESTED: frozenset({Status.ASSESSED}),
+    Status.ASSESSED: frozenset({Status.PENDING_APPROVAL, Status.INELIGIBLE}),
+    Status.INELIGIBLE: frozenset({Status.PENDING_APPROVAL}),
+    Status.PENDING_APPROVAL: frozenset({Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED}),
+    Status.CHANGES_REQUESTED: frozenset({Status.ASSESSED}),
+    Status.APPROVED: frozenset({Status.SENT_TO_CUSTOMER}),
+    Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED}),
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED}),
+}
+for _status in OPEN_STATUSES:
+    TRANSITIONS[_status] = TRANSITIONS.get(_status, frozenset()) | {Status.WITHDRAWN}
+
+
+class InvalidTransition(ValueError):
+    """Raised when a request would move between two statuses that are not linked."""
+
+    def __init__(self, current: Status, target: Status) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none (final status)"
+        super().__init__(f"a request in status {current} cannot move to {target}; allowed: {allowed}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: str, target: str) -> Status:
+    """Return ``target`` as a Status if the move from ``current`` is allowed, else raise."""
+    current_status, target_status = Status(current), Status(target)
+    if target_status not in TRANSITIONS.get(current_status, frozenset()):
+        raise InvalidTransition(current_status, target_status)
+    return target_status

@@ -1,0 +1,206 @@
+"""SQLAlchemy models: accounts and their receivables, plan requests and
+everything that happens to them.
+
+Money columns use :class:`storage.types.Money` (integer cents), times use
+:class:`storage.types.UTCDateTime`. State changes go through the workflow
+service in ``bot/``, which updates rows with a ``WHERE status = expected``
+condition so two writers cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import Money, UTCDateTime
+
+
+# Fixed constraint and index names, so later migrations can refer to them by
+# name. SQLite batch migrations cannot drop a constraint that has no name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    country_code: Mapped[str | None] = mapped_column(String(16))
+    paperless_date: Mapped[date | None] = mapped_column(Date)
+    # collections, scheduled_repayment
+    status: Mapped[str] = mapped_column(String(32), default="collections")
+    source: Mapped[str] = mapped_column(String(64), default="csv")
+
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="account", order_by="Invoice.invoice_date")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_number: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    invoice_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    settled_date: Mapped[date | None] = mapped_column(Date)
+    paperless_bill: Mapped[str | None] = mapped_column(String(32))
+
+    account: Mapped[Account] = relationship(back_populates="invoices")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # One payment per settled invoice, so a second import adds none.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class PlanRequest(Base):
+    __tablename__ = "plan_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    # The request's business date: facts, due dates and the schedule use it.
+    as_of: Mapped[date] = mapped_column(Date)
+    reason_category: Mapped[str] = mapped_column(String(32))
+    reason_text: Mapped[str] = mapped_column(Text, default="")
+    current_revision: Mapped[int] = mapped_column(Integer, default=1)
+    # Slack's view id for modal submissions, so a retried submission finds
+    # the request it already created instead of opening a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+    revisions: Mapped[list[TermRevision]] = relationship(back_populates="request", order_by="TermRevision.number")
+
+
+class TermRevision(Base):
+    __tablename__ = "term_revisions"
+    __table_args__ = (UniqueConstraint("request_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    balance: Mapped[Decimal] = mapped_column(Money)
+    down_payment: Mapped[Decimal] = mapped_column(Money)
+    installment_count: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[str] = mapped_column(String(16), default="monthly")
+    first_due_date: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    request: Mapped[PlanRequest] = relationship(back_populates="revisions")
+    assessment: Mapped[Assessment | None] = relationship(back_populates="revision", uselist=False)
+    steps: Mapped[list[ApprovalStep]] = relationship(back_populates="revision", order_by="ApprovalStep.sequence")
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), unique=True)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    risk_grade: Mapped[str] = mapped_column(String(1))
+    route: Mapped[list[Any]] = mapped_column(JSON)
+    flags: Mapped[list[Any]] = mapped_column(JSON)
+    risk_factors: Mapped[list[Any]] = mapped_column(JSON)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schedule: Mapped[list[Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    revision: Mapped[TermRevision] = relationship(back_populates="assessment")
+
+
+class ApprovalStep(Base):
+    __tablename__ = "approval_steps"
+    __table_args__ = (UniqueConstraint("revision_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(64))
+    # waiting (an earlier step is open), pending, approved, rejected, superseded
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+    revision: Mapped[TermRevision] = relationship(back_populates="steps")
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), unique=True)
+    terms_hash: Mapped[str] = mapped_column(String(64))
+    # sent, accepted
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_ip: Mapped[str | None] = mapped_column(String(64))
+    accepted_user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class Installment(Base):
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("request_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"))
+    # 0 is the down payment, 1..n the installments.
+    sequence: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    # scheduled, paid, missed
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+
+
+class AuditEvent(Base):
+    """One append-only record of a state change: who, what, when, before and after."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A Slack user id, "customer", or "system:<job>".
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    revision: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
