@@ -26,7 +26,7 @@ from bot import slack_payloads
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.ids import Action, Callback
-from bot.messages import money, request_label
+from bot.messages import request_label
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_asgi_app
 from bot.slack_stub import SlackStub
@@ -53,6 +53,7 @@ REASONS = (
     ("dispute", "Customer disputes one invoice but will pay the rest in installments."),
     ("other", "Customer moved to electronic billing and missed the paper reminders."),
 )
+TABLE_WIDTH = 150
 LINK_PATTERN = re.compile(r"/agreements/([A-Za-z0-9_.\-]+)")
 
 
@@ -257,22 +258,38 @@ def _rows(runtime: Runtime, request_ids: list[int]) -> list[DemoRow]:
                 decision = "rejected"
             elif decisions and all(status == "approved" for status in decisions):
                 decision = "approved"
+            elif not assessment.eligible:
+                blocking = [flag["code"] for flag in assessment.flags if flag["blocking"]]
+                decision = "none: " + ", ".join(blocking)
             else:
-                decision = "none (ineligible)" if not assessment.eligible else "pending"
+                decision = "pending"
             rows.append(DemoRow(request.id, request.account_id, request.as_of.isoformat(), revision.balance, assessment.risk_grade, list(assessment.route), decision, request.status))
     return rows
 
 
 def _print_table(console: Console, rows: list[DemoRow], currency: str) -> None:
+    if not console.is_terminal and console.width < TABLE_WIDTH:
+        # Piped output defaults to 80 columns, which would wrap every row.
+        console = Console(width=TABLE_WIDTH)
     table = Table(title="payplan demo: requests replayed from real receivables history")
-    for column, justify in (("Request", "left"), ("Account", "left"), ("As of", "left"), ("Balance", "right"), ("Risk", "center"), ("Tier", "left"), ("Decision", "left"), ("Final status", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns = (
+        ("Request", "left"),
+        ("Account", "left"),
+        ("As of", "left"),
+        (f"Balance ({currency})", "right"),
+        ("Risk", "center"),
+        ("Tier", "left"),
+        ("Decision", "left"),
+        ("Final status", "left"),
+    )
+    for column, justify in columns:
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(
             request_label(row.request_id),
             row.account_id,
             row.as_of,
-            money(row.balance, currency),
+            f"{row.balance:,.2f}",
             row.risk_grade,
             " → ".join(row.route) or "-",
             row.decision,

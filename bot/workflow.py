@@ -26,6 +26,7 @@ from bot import metrics
 from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
+from bot.messages import request_label
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
@@ -277,7 +278,9 @@ class Workflow:
                 .values(status=new_status, decided_by=actor, decided_at=now, comment=comment or None)
             )
             if claimed.rowcount != 1:
-                raise AlreadyDecided(f"Step {step.sequence} ({step.tier}) of request {request.id} was already decided.")
+                raise AlreadyDecided(
+                    f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided."
+                )
             session.refresh(step)
             self._audit(
                 session,
@@ -321,13 +324,15 @@ class Workflow:
         request = revision.request
         if actor not in self.approvers.get(step.tier, []):
             tier_label = self.policy.tier(step.tier).label
-            raise PermissionDenied(f"Only a {tier_label} approver can decide this step of request {request.id}.")
+            raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
-            raise PermissionDenied(f"You opened request {request.id}, so you cannot approve or reject it.")
+            raise PermissionDenied(f"You opened {request_label(request.id)}, so you cannot approve or reject it.")
         if revision.number != request.current_revision:
             raise AlreadyDecided(f"These buttons belong to revision {revision.number}, which was superseded.")
         if step.status != "pending":
-            raise AlreadyDecided(f"Step {step.sequence} ({step.tier}) of request {request.id} is {step.status}.")
+            raise AlreadyDecided(
+                f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided: {step.status}."
+            )
         return step, revision, request
 
     def _supersede_waiting_steps(self, session: Session, revision: TermRevision) -> None:
