@@ -146,8 +146,8 @@ def import_invoices(
     report = ImportReport(rows_read=total)
 
     batch = _ImportBatch(
-        accounts=_load_accounts(session, {_raw(fields, positions, "customerID") for _, fields in records}),
-        invoices=_load_invoices(session, {_raw(fields, positions, "invoiceNumber") for _, fields in records}),
+        accounts=_load_accounts(session, {_raw_value(fields, positions, "customerID") for _, fields in records}),
+        invoices=_load_invoices(session, {_raw_value(fields, positions, "invoiceNumber") for _, fields in records}),
         compared_columns=[name for name in _INVOICE_FIELDS if name in positions],
     )
     progress_interval = max(1, total // 100)
@@ -232,7 +232,7 @@ def _column_positions(path: Path, header: list[str]) -> dict[str, int]:
     return {name: header.index(name) for name in known if name in header}
 
 
-def _raw(fields: list[str], positions: dict[str, int], column: str) -> str:
+def _raw_value(fields: list[str], positions: dict[str, int], column: str) -> str:
     position = positions[column]
     return fields[position].strip() if position < len(fields) else ""
 
@@ -253,7 +253,7 @@ def _parse_row(
     def string_value(column: str, *, required: bool) -> str | None:
         if column not in positions:
             return None
-        value = _raw(fields, positions, column)
+        value = _raw_value(fields, positions, column)
         if not value:
             if required:
                 errors.append(RowError(line, column, value, f"{column} is missing; every invoice needs one"))
@@ -268,7 +268,7 @@ def _parse_row(
     def date_value(column: str, *, required: bool) -> date | None:
         if column not in positions:
             return None
-        value = _raw(fields, positions, column)
+        value = _raw_value(fields, positions, column)
         if not value:
             if required:
                 message = f"{column} is missing; expected a date as M/D/YYYY, for example 1/31/2013"
@@ -289,12 +289,12 @@ def _parse_row(
     due_date = date_value("DueDate", required=True)
     settled_date = date_value("SettledDate", required=False)
 
-    amount_text = _raw(fields, positions, "InvoiceAmount")
+    amount_text = _raw_value(fields, positions, "InvoiceAmount")
     amount, amount_problem = _parse_amount(amount_text)
     if amount_problem is not None:
         errors.append(RowError(line, "InvoiceAmount", amount_text, amount_problem))
 
-    disputed_text = _raw(fields, positions, "Disputed")
+    disputed_text = _raw_value(fields, positions, "Disputed")
     disputed = DISPUTED_VALUES.get(disputed_text.lower())
     if disputed is None:
         errors.append(RowError(line, "Disputed", disputed_text, f"Disputed {disputed_text!r} is not Yes or No"))
@@ -304,13 +304,13 @@ def _parse_row(
             f"DueDate {_csv_text(due_date)} is before InvoiceDate {_csv_text(invoice_date)}; "
             "expected a due date on or after it"
         )
-        errors.append(RowError(line, "DueDate", _raw(fields, positions, "DueDate"), message))
+        errors.append(RowError(line, "DueDate", _raw_value(fields, positions, "DueDate"), message))
     if invoice_date is not None and settled_date is not None and settled_date < invoice_date:
         message = (
             f"SettledDate {_csv_text(settled_date)} is before InvoiceDate {_csv_text(invoice_date)}; "
             "expected a settled date on or after it, or blank for an open invoice"
         )
-        errors.append(RowError(line, "SettledDate", _raw(fields, positions, "SettledDate"), message))
+        errors.append(RowError(line, "SettledDate", _raw_value(fields, positions, "SettledDate"), message))
 
     if errors:
         return None, errors
@@ -423,7 +423,7 @@ _ROW_FIELDS = {"customerID": "customer_id"}
 
 
 def _account_conflicts(row: _InvoiceRow, account: Account | None) -> list[RowError]:
-    """Report account details that disagree with the account already known.
+    """Return an error for each account detail that disagrees with the account already known.
 
     A value that is blank on either side is not a conflict, because an
     account created elsewhere may lack it.
@@ -435,34 +435,34 @@ def _account_conflicts(row: _InvoiceRow, account: Account | None) -> list[RowErr
         ("countryCode", account.country_code, row.country_code),
         ("PaperlessDate", account.paperless_date, row.paperless_date),
     )
-    for column, known, given in pairs:
-        if known is not None and given is not None and known != given:
+    for column, account_value, row_value in pairs:
+        if account_value is not None and row_value is not None and account_value != row_value:
             message = (
-                f"customer {row.customer_id} has {column} {_csv_text(known)}, but this row has "
-                f"{_csv_text(given)}; accounts are not overwritten, so correct the file or the account"
+                f"customer {row.customer_id} has {column} {_csv_text(account_value)}, but this row has "
+                f"{_csv_text(row_value)}; accounts are not overwritten, so correct the file or the account"
             )
-            errors.append(RowError(row.line, column, _csv_text(given), message))
+            errors.append(RowError(row.line, column, _csv_text(row_value), message))
     return errors
 
 
 def _invoice_conflicts(
     row: _InvoiceRow, invoice: Invoice, columns: Iterable[str], added_on_line: int | None
 ) -> list[RowError]:
-    """Report each value that differs from the invoice with the same number."""
+    """Return an error for each value that differs from the invoice with the same number."""
     if added_on_line is None:
         where = "is already stored"
     else:
         where = f"appears on line {added_on_line}"
     errors = []
     for column in columns:
-        stored = getattr(invoice, _INVOICE_FIELDS[column])
-        given = getattr(row, _ROW_FIELDS.get(column, _INVOICE_FIELDS[column]))
-        if stored != given:
+        invoice_value = getattr(invoice, _INVOICE_FIELDS[column])
+        row_value = getattr(row, _ROW_FIELDS.get(column, _INVOICE_FIELDS[column]))
+        if invoice_value != row_value:
             message = (
-                f"invoice {row.invoice_number} {where} with {column} {_csv_text(stored)}, but this row has "
-                f"{_csv_text(given)}; invoices are not overwritten, so correct the file or the stored invoice"
+                f"invoice {row.invoice_number} {where} with {column} {_csv_text(invoice_value)}, but this row has "
+                f"{_csv_text(row_value)}; invoices are not overwritten, so correct the file or the stored invoice"
             )
-            errors.append(RowError(row.line, column, _csv_text(given), message))
+            errors.append(RowError(row.line, column, _csv_text(row_value), message))
     return errors
 
 

@@ -4,7 +4,7 @@ A test that takes ``database_url``, ``engine``, ``session_factory`` or
 ``session`` runs once on SQLite and once on PostgreSQL. The PostgreSQL run
 needs ``PAYPLAN_TEST_DATABASE_URL``, for example
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``, and is skipped when it
-is unset or the server does not answer. Each PostgreSQL test gets its own
+is unset or the server cannot be reached. Each PostgreSQL test gets its own
 schema, dropped afterwards, so tests never see each other's rows.
 """
 

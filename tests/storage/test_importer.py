@@ -301,3 +301,25 @@ def test_row_error_text_names_line_and_column() -> None:
     error = RowError(row=7, column="InvoiceAmount", value="-5.00", message="InvoiceAmount -5.00 is negative")
 
     assert str(error) == "line 7, column InvoiceAmount: InvoiceAmount -5.00 is negative"
+
+
+def test_values_beyond_column_limits_rejected(session: Session, tmp_path: Path) -> None:
+    lines = [
+        HEADER,
+        csv_row(customer="C" * 65),
+        csv_row(number="0000000003", amount="100000000000000000.00"),
+    ]
+
+    report = import_invoices(session, write_csv(tmp_path, lines))
+
+    assert [(error.row, error.column) for error in report.errors] == [(2, "customerID"), (3, "InvoiceAmount")]
+    assert "at most 64 are allowed" in report.errors[0].message
+    assert "is too large" in report.errors[1].message
+    assert report.invoices_added == 0
+
+
+def test_duplicate_column_raises(session: Session, tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [HEADER + ",DueDate", csv_row() + ",2/1/2013"])
+
+    with pytest.raises(ImportFileError, match="duplicate columns: DueDate"):
+        import_invoices(session, path)

@@ -109,8 +109,8 @@ def brute_force_worst_days() -> dict[str, tuple[date, Decimal, Decimal]]:
     Returns, for each account ever past due, the earliest day with the
     largest past-due balance, with the open and past-due balances that day.
     """
-    def parse(text: str) -> date:
-        return datetime.strptime(text, "%m/%d/%Y").date()
+    def parse(value: str) -> date:
+        return datetime.strptime(value, "%m/%d/%Y").date()
 
     invoices_by_account: dict[str, list[tuple[date, date, Decimal, date]]] = defaultdict(list)
     with EXAMPLE_CSV.open(newline="") as handle:
