@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.config import Settings
+from bot.config import Settings, load_policy
 from policy.config import PolicyError
 
 app = typer.Typer(help="Payment plan requests, approvals and agreements, run from Slack.", no_args_is_help=True)
@@ -51,7 +51,7 @@ def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in t
     from storage.importer import ImportFileError, import_invoices
 
     if not path.is_file():
-        error_console.print(f"[red]File not found: {path}. Give the path of a CSV file.[/red]")
+        error_console.print(f"File not found: {path}. Give the path of a CSV file.", soft_wrap=True, markup=False)
         raise typer.Exit(2)
     settings = Settings()
     upgrade_database(settings.database_url)
@@ -67,14 +67,22 @@ def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in t
             try:
                 report = import_invoices(session, path, on_progress=show_progress)
             except ImportFileError as error:
-                error_console.print(f"[red]{error}[/red]")
+                error_console.print(str(error), soft_wrap=True, markup=False)
                 raise typer.Exit(2) from None
 
     for row_error in report.errors:
-        console.print(f"row {row_error.row}, column {row_error.column}, value {row_error.value!r}: {row_error.message}")
+        # soft_wrap keeps each report line whole, so it can be searched and parsed.
+        console.print(
+            f"row {row_error.row}, column {row_error.column}, value {row_error.value!r}: {row_error.message}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     console.print(
         f"Read {report.rows_read} rows: {report.invoices_added} invoices, {report.accounts_added} accounts and "
-        f"{report.payments_added} payments added; {report.unchanged} already present; {report.skipped} rows skipped."
+        f"{report.payments_added} payments added; {report.unchanged} already present; {report.skipped} rows skipped.",
+        soft_wrap=True,
+        highlight=False,
     )
     if report.errors:
         raise typer.Exit(1)
@@ -114,22 +122,25 @@ def serve(
     missing = settings.missing_for_serve(http=http)
     if missing:
         for name in missing:
-            error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.")
+            error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.", soft_wrap=True)
         raise typer.Exit(2)
 
     try:
-        upgrade_database(settings.database_url)
-        runtime = build_runtime(settings)
+        policy = load_policy(settings.policy_path)
     except PolicyError as error:
-        error_console.print(str(error))
+        error_console.print(str(error), soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
-    unknown_tiers = sorted(set(settings.approvers) - set(runtime.policy.tier_names()))
+    unknown_tiers = sorted(set(settings.approvers) - set(policy.tier_names()))
     if unknown_tiers:
         error_console.print(
-            f"PAYPLAN_APPROVERS names unknown tiers {unknown_tiers}; the policy's tiers are {runtime.policy.tier_names()}."
+            f"PAYPLAN_APPROVERS names unknown tiers {unknown_tiers}; the policy's tiers are {policy.tier_names()}.",
+            soft_wrap=True,
+            markup=False,
         )
         raise typer.Exit(2)
 
+    upgrade_database(settings.database_url)
+    runtime = build_runtime(settings)
     assert runtime.slack_app is not None
     asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
     if not http:

@@ -132,8 +132,8 @@ def choose_episodes(episodes: list[PastDueEpisode], count: int) -> list[PastDueE
     ordered = sorted(episodes, key=lambda episode: (episode.open_balance, episode.account_id))
     if len(ordered) <= count:
         return ordered
-    step = (len(ordered) - 1) / (count - 1)
-    return [ordered[round(index * step)] for index in range(count)]
+    last = len(ordered) - 1
+    return [ordered[index * last // (count - 1)] for index in range(count)]
 
 
 class _Replay:
