@@ -292,12 +292,20 @@ class Workflow:
             )
 
             if decision == "reject":
-                self._supersede_waiting_steps(session, revision)
+                self._supersede_open_steps(session, request, revision)
                 self._set_status(session, request, Status.REJECTED, actor, {"reason": comment})
             else:
                 next_step = next((s for s in revision.steps if s.status == "waiting"), None)
                 if next_step is not None:
                     next_step.status = "pending"
+                    self._audit(
+                        session,
+                        "system:workflow",
+                        "step.pending",
+                        request,
+                        {"step": next_step.sequence, "tier": next_step.tier, "status": "waiting"},
+                        {"step": next_step.sequence, "tier": next_step.tier, "status": "pending"},
+                    )
                 else:
                     self._set_status(session, request, Status.APPROVED, actor, {})
                     agreement_url = self._send_agreement(session, request, revision)
@@ -335,10 +343,19 @@ class Workflow:
             )
         return step, revision, request
 
-    def _supersede_waiting_steps(self, session: Session, revision: TermRevision) -> None:
+    def _supersede_open_steps(self, session: Session, request: PlanRequest, revision: TermRevision) -> None:
         for step in revision.steps:
             if step.status in ("waiting", "pending"):
+                before = step.status
                 step.status = "superseded"
+                self._audit(
+                    session,
+                    "system:workflow",
+                    "step.superseded",
+                    request,
+                    {"step": step.sequence, "tier": step.tier, "status": before},
+                    {"step": step.sequence, "tier": step.tier, "status": "superseded"},
+                )
 
     # Agreement and acceptance
 

@@ -192,6 +192,7 @@ def test_large_balance_needs_two_steps(workflow: Workflow) -> None:
     outcome = workflow.decide(actor="UREVOPS", step_id=first.id, decision="approve")
     assert outcome.request_status == "pending_approval"
     assert outcome.agreement_url is None
+    assert audit_actions(workflow, request_id)[-2:] == ["step.approved", "step.pending"]
 
     outcome = workflow.decide(actor="ULEGAL", step_id=second.id, decision="approve")
     assert outcome.request_status == "sent_to_customer"
@@ -220,6 +221,7 @@ def test_rejection_supersedes_waiting_steps(workflow: Workflow) -> None:
     workflow.decide(actor="UREVOPS", step_id=first.id, decision="reject", comment="Too large")
 
     assert [s.status for s in steps_of(workflow, request_id)] == ["rejected", "superseded"]
+    assert audit_actions(workflow, request_id)[-3:] == ["step.rejected", "step.superseded", "status.rejected"]
 
 
 def test_concurrent_clicks_decide_once(workflow: Workflow) -> None:
