@@ -241,7 +241,7 @@ class _Replay:
         headers = {"content-type": ["application/x-www-form-urlencoded"], **{k: [v] for k, v in slack_payloads.sign(body, self.signing_secret).items()}}
         response = self.runtime.slack_app.dispatch(BoltRequest(body=body, headers=headers))
         if response.status != 200:
-            raise RuntimeError(f"the Slack app answered {response.status}: {response.body}")
+            raise RuntimeError(f"the Slack app returned HTTP {response.status}: {response.body}")
 
 
 def _rows(runtime: Runtime, request_ids: list[int]) -> list[DemoRow]:

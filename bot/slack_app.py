@@ -1,4 +1,4 @@
-"""Bolt listeners: parse the payload, call the workflow, answer Slack.
+"""Bolt listeners: parse the payload, call the workflow, acknowledge Slack.
 
 Each listener acknowledges within Slack's three seconds; slow work (the
 summary, posting the thread) runs after ``ack()``. In HTTP mode Bolt sends

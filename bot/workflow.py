@@ -68,7 +68,7 @@ class RequestInput:
 
 @dataclass(frozen=True)
 class AgreementTerms:
-    """What the customer page shows and the customer accepts."""
+    """Terms of one agreement, as the customer page shows them and the customer accepts them."""
 
     agreement_id: int
     status: str
@@ -391,7 +391,9 @@ class Workflow:
                 raise AgreementLinkError("This agreement link is not valid. Ask your account manager for a new link.")
             revision = session.get(TermRevision, agreement.revision_id)
             request = session.get(PlanRequest, agreement.request_id)
-            assert revision is not None and request is not None and revision.assessment is not None
+            assert revision is not None
+            assert request is not None
+            assert revision.assessment is not None
             if revision.number != request.current_revision:
                 raise AgreementLinkError("These terms were replaced by newer ones. Ask your account manager for the current link.")
             if agreement.status == "sent" and self.clock.now() >= agreement.expires_at:
@@ -423,7 +425,9 @@ class Workflow:
             agreement = session.get(Agreement, terms.agreement_id)
             request = session.get(PlanRequest, agreement.request_id)
             revision = session.get(TermRevision, agreement.revision_id)
-            assert agreement is not None and request is not None and revision is not None
+            assert agreement is not None
+            assert request is not None
+            assert revision is not None
             current_hash = terms_hash(request, revision)
             if current_hash != agreement.terms_hash:
                 raise IntegrityMismatch(
@@ -487,7 +491,7 @@ class Workflow:
         return session.scalar(query) or 0
 
     def _set_status(self, session: Session, request: PlanRequest, target: Status, actor: str, details: dict[str, Any]) -> None:
-        """Move ``request`` to ``target`` if nobody moved it first, and record the change."""
+        """Move ``request`` to ``target`` unless another writer moved it first, and record the change."""
         current = request.status
         check_transition(current, target)
         now = self.clock.now()

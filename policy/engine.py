@@ -160,8 +160,8 @@ def route_for(policy: Policy, terms: Terms) -> list[str]:
     """Return the tiers that must approve, in order.
 
     The plan goes to the lowest tier whose limits cover its balance and its
-    installment count, or to the highest tier when none does; legal review
-    follows above its balance threshold.
+    installment count, or to the highest tier when none does. Legal review
+    follows when the balance is above its threshold.
     """
     covering = [
         tier

@@ -25,7 +25,7 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 
 @dataclass(frozen=True)
 class InvoiceRecord:
-    """One invoice as the policy engine sees it."""
+    """One invoice, with the fields the policy engine reads."""
 
     invoice_number: str
     invoice_date: date

@@ -49,7 +49,7 @@ def equal_installments(
 
     Each installment is the financed amount divided by the count, rounded to
     the cent with ``rounding``. The last installment absorbs the difference so
-    the payments sum exactly to ``balance``; where that would leave it at zero
+    the payments sum exactly to ``balance``. Where that would leave it at zero
     or below, the others are rounded down instead. The down payment, when there is
     one, is due on ``start_date``.
     """
