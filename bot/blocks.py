@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import Action, Block, Callback
-from bot.messages import day, money, request_label, status_text
+from bot.messages import day, escape_mrkdwn, money, request_label, status_text
 from storage.models import ApprovalStep, Assessment, PlanRequest, TermRevision
 
 REASON_OPTIONS = {
@@ -101,9 +101,10 @@ def reject_modal(*, step_id: int, request_id: int) -> View:
 
 def root_message(request: PlanRequest, revision: TermRevision, assessment: Assessment, currency: str) -> tuple[str, list[SlackBlock]]:
     label = request_label(request.id)
-    text = f"{label}: payment plan request for {request.account_id}, {status_text(request.status)}"
+    account = escape_mrkdwn(request.account_id)
+    text = f"{label}: payment plan request for {account}, {status_text(request.status)}"
     fields = [
-        MarkdownTextObject(text=f"*Account*\n{request.account_id}"),
+        MarkdownTextObject(text=f"*Account*\n{account}"),
         MarkdownTextObject(text=f"*Balance*\n{money(revision.balance, currency)}"),
         MarkdownTextObject(text=f"*Terms*\n{_terms_line(revision, currency)}"),
         MarkdownTextObject(text=f"*Risk grade*\n{assessment.risk_grade}"),
@@ -120,8 +121,8 @@ def root_message(request: PlanRequest, revision: TermRevision, assessment: Asses
 def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     summary = assessment.summary
     content = summary.get("summary", {})
-    headline = content.get("headline", "Account summary")
-    narrative = content.get("narrative", "")
+    headline = escape_mrkdwn(content.get("headline", "Account summary"))
+    narrative = escape_mrkdwn(content.get("narrative", ""))
     if summary.get("source") == "offline":
         source = "Offline summary written from computed facts (no language model)."
     else:
@@ -129,7 +130,7 @@ def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     blocks: list[SlackBlock] = [SectionBlock(text=f"*{headline}*\n{narrative}")]
     signals = content.get("signals") or []
     if signals:
-        lines = "\n".join(f"• {signal['kind'].replace('_', ' ')}: “{signal['quote']}”" for signal in signals)
+        lines = "\n".join(f"• {signal['kind'].replace('_', ' ')}: “{escape_mrkdwn(signal['quote'])}”" for signal in signals)
         blocks.append(SectionBlock(text=f"*Signals in the reason text*\n{lines}"))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=source)]))
     return f"Summary: {headline}", blocks
@@ -186,7 +187,7 @@ def approval_message(
     if step.decided_by:
         line += f" by <@{step.decided_by}>"
     if step.comment:
-        line += f": {step.comment}"
+        line += f": {escape_mrkdwn(step.comment)}"
     return f"{tier_label}: {step.status}", [SectionBlock(text=f"{header}\n{line}")]
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.error import URLError
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -50,10 +55,13 @@ def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in t
     from storage.db import make_engine, make_session_factory, upgrade_database
     from storage.importer import ImportFileError, import_invoices
 
+    if path.is_dir():
+        error_console.print(f"{path} is a folder. Give the path of a CSV file.", soft_wrap=True, markup=False)
+        raise typer.Exit(2)
     if not path.is_file():
         error_console.print(f"File not found: {path}. Give the path of a CSV file.", soft_wrap=True, markup=False)
         raise typer.Exit(2)
-    settings = Settings()
+    settings = _load_settings()
     upgrade_database(settings.database_url)
     session_factory = make_session_factory(make_engine(settings.database_url))
 
@@ -72,15 +80,16 @@ def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in t
 
     for row_error in report.errors:
         # soft_wrap keeps each report line whole, so it can be searched and parsed.
+        where = f"row {row_error.row}" if row_error.column is None else f"row {row_error.row}, column {row_error.column}, value {row_error.value!r}"
         console.print(
-            f"row {row_error.row}, column {row_error.column}, value {row_error.value!r}: {row_error.message}",
+            f"{where}: {row_error.message}",
             soft_wrap=True,
             highlight=False,
             markup=False,
         )
     console.print(
-        f"Read {report.rows_read} rows: {report.invoices_added} invoices, {report.accounts_added} accounts and "
-        f"{report.payments_added} payments added; {report.unchanged} already present; {report.skipped} rows skipped.",
+        f"Rows read: {report.rows_read}. Added: {report.invoices_added} invoices, {report.accounts_added} accounts, "
+        f"{report.payments_added} payments. Already present: {report.unchanged}. Rows skipped: {report.skipped}.",
         soft_wrap=True,
         highlight=False,
     )
@@ -118,7 +127,7 @@ def serve(
     from storage.db import upgrade_database
 
     _configure_logging(verbose)
-    settings = Settings()
+    settings = _load_settings()
     missing = settings.missing_for_serve(http=http)
     if missing:
         for name in missing:
@@ -139,8 +148,21 @@ def serve(
         )
         raise typer.Exit(2)
 
-    upgrade_database(settings.database_url)
-    runtime = build_runtime(settings)
+    try:
+        upgrade_database(settings.database_url)
+    except SQLAlchemyError as error:
+        error_console.print(f"Cannot open the database at DATABASE_URL: {error.__class__.__name__}: {error.args[0] if error.args else ''}", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
+    try:
+        runtime = build_runtime(settings)
+    except (URLError, SlackApiError, OSError) as error:
+        # Bolt checks the bot token with auth.test while the app is built.
+        error_console.print(
+            f"Cannot reach Slack at {settings.slack_api_url} to check SLACK_BOT_TOKEN: {error}. Check the token and SLACK_API_URL.",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(2) from None
     assert runtime.slack_app is not None
     asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
     if not http:
@@ -153,6 +175,20 @@ def serve(
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
     logger.info("payplan stopped")
+
+
+def _load_settings() -> Settings:
+    """Read the settings; exit with status 2 naming each invalid variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            error_console.print(f"Invalid setting: {name}={problem.get('input')!r}: {problem['msg']}. See {README_CONFIGURATION}.", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
+    except SettingsError as error:
+        error_console.print(f"Invalid setting: {error}. JSON values such as PAYPLAN_APPROVERS must be valid JSON. See {README_CONFIGURATION}.", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
 
 
 def _display_url(url: str) -> str:

@@ -6,7 +6,9 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policy.config import Policy, PolicyError, parse_policy
@@ -37,6 +39,15 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {name!r}; use an IANA name such as Europe/London or America/New_York") from None
+        return name
 
     def missing_for_serve(self, *, http: bool) -> list[str]:
         """Return the environment variables ``payplan serve`` needs but does not have."""

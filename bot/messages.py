@@ -50,6 +50,15 @@ def day(value: date | str) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def escape_mrkdwn(text: str) -> str:
+    """Escape user or model text for Slack mrkdwn.
+
+    Slack reads ``<...>`` as mentions and links, so an unescaped ``<!channel>``
+    in a rejection reason would notify the whole channel.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def request_label(request_id: int) -> str:
     return f"PP-{request_id:05d}"
 

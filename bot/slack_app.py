@@ -9,9 +9,10 @@ in a worker thread.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -27,6 +28,9 @@ from storage.repository import search_accounts
 logger = logging.getLogger(__name__)
 
 FIRST_DUE_DEFAULT_DAYS = 30
+# ASCII digits only, with optional thousands separators and up to two decimals.
+AMOUNT_PATTERN = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})(?:\.[0-9]{1,2})?")
+INSTALLMENT_COUNT_PATTERN = re.compile(r"[0-9]{1,3}")
 
 
 def build_slack_app(
@@ -118,15 +122,15 @@ def parse_request_view(view: dict[str, Any]) -> RequestInput:
 
     down_text = (_value(view, Block.DOWN_PAYMENT, Action.DOWN_PAYMENT) or "0").strip()
     down_payment = parse_amount(down_text)
-    if down_payment is None:
-        errors["down_payment"] = f"{down_text!r} is not an amount; enter a number like 250.00 (no currency sign)."
-    elif down_payment < 0:
-        errors["down_payment"] = f"Down payment {down_text} is negative; enter 0 or more."
+    if down_text.startswith("-"):
+        errors["down_payment"] = f"Down payment {down_text} is negative. Enter 0 or more."
+    elif down_payment is None:
+        errors["down_payment"] = f"{down_text!r} is not an amount. Enter a number such as 1,250.00, without a currency sign."
 
     count_text = (_value(view, Block.INSTALLMENTS, Action.INSTALLMENTS) or "").strip()
-    count = int(count_text) if count_text.isdigit() else None
+    count = int(count_text) if INSTALLMENT_COUNT_PATTERN.fullmatch(count_text) else None
     if count is None or count < 1:
-        errors["installments"] = f"{count_text!r} is not a number of installments; enter a whole number of 1 or more."
+        errors["installments"] = f"{count_text!r} is not a valid number of installments. Enter a whole number from 1 to 999."
 
     due_text = _value(view, Block.FIRST_DUE_DATE, Action.FIRST_DUE_DATE)
     try:
@@ -147,14 +151,14 @@ def parse_request_view(view: dict[str, Any]) -> RequestInput:
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """Parse a typed amount such as ``1,250.50``; return None unless it has at most two decimals."""
-    try:
-        amount = Decimal(text.replace(",", ""))
-    except InvalidOperation:
+    """Parse a typed amount such as ``1,250.50``; return None for anything else.
+
+    Commas are accepted only as thousands separators, so a decimal comma
+    ("12,5") is rejected instead of being read as 125.
+    """
+    if AMOUNT_PATTERN.fullmatch(text) is None:
         return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return amount.quantize(Decimal("0.01"))
+    return Decimal(text.replace(",", "")).quantize(Decimal("0.01"))
 
 
 def _value(view: dict[str, Any], block_id: str, action_id: str) -> str | None:

@@ -335,6 +335,11 @@ class Workflow:
             raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
             raise PermissionDenied(f"You opened {request_label(request.id)}, so you cannot approve or reject it.")
+        if any(other.decided_by == actor for other in revision.steps if other.id != step.id):
+            # Each tier of a route is a separate sign-off, so one person cannot give two.
+            raise PermissionDenied(
+                f"You already decided another step of {request_label(request.id)}, so a different approver must decide this one."
+            )
         if revision.number != request.current_revision:
             raise AlreadyDecided(f"These buttons belong to revision {revision.number}, which was superseded.")
         if step.status != "pending":

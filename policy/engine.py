@@ -91,35 +91,52 @@ class Assessment:
         return [flag for flag in self.flags if flag.blocking]
 
 
+# Terms beyond these cannot be assessed at all; terms between the policy's
+# standard limits and these are deviations that the top tier decides.
+MAX_FIRST_DUE_DAYS_ANY_POLICY = 366
+
+
 def validate_terms(terms: Terms, *, policy: Policy, as_of: date) -> list[TermsProblem]:
     """Return what makes ``terms`` impossible to assess; empty when they are usable."""
     problems = []
     if terms.balance <= 0:
-        problems.append(TermsProblem("account", f"the account has no open balance on {as_of.isoformat()}"))
+        problems.append(
+            TermsProblem("account", f"The account has no open balance on {as_of.isoformat()}. Choose an account with a past-due balance.")
+        )
     if terms.down_payment < 0:
-        problems.append(TermsProblem("down_payment", f"down payment {terms.down_payment} must not be negative"))
+        problems.append(TermsProblem("down_payment", f"Down payment {terms.down_payment} is negative. Enter 0 or more."))
     elif terms.balance > 0 and terms.down_payment >= terms.balance:
         problems.append(
             TermsProblem(
                 "down_payment",
-                f"down payment {terms.down_payment} must be less than the balance {terms.balance}",
+                f"Down payment {terms.down_payment} must be less than the balance {terms.balance}. Lower it, or collect the balance without a plan.",
             )
         )
+    max_count = policy.schedule.max_installments * 2
     if terms.installment_count < 1:
-        problems.append(TermsProblem("installments", f"number of installments must be at least 1, got {terms.installment_count}"))
-    elif terms.installment_count > policy.schedule.max_installments * 2:
+        problems.append(TermsProblem("installments", f"{terms.installment_count} installments is not valid. Enter 1 or more."))
+    elif terms.installment_count > max_count:
         problems.append(
             TermsProblem(
                 "installments",
-                f"{terms.installment_count} installments is beyond anything the policy can approve "
-                f"(standard maximum {policy.schedule.max_installments})",
+                f"{terms.installment_count} installments is more than the policy can approve. "
+                f"Enter at most {max_count} (the standard maximum is {policy.schedule.max_installments}).",
             )
         )
-    if terms.first_due_date <= as_of:
+    days_to_first_due = (terms.first_due_date - as_of).days
+    if days_to_first_due <= 0:
         problems.append(
             TermsProblem(
                 "first_due_date",
-                f"first due date {terms.first_due_date.isoformat()} must be after {as_of.isoformat()}",
+                f"First due date {terms.first_due_date.isoformat()} is not after today ({as_of.isoformat()}). Pick a later date.",
+            )
+        )
+    elif days_to_first_due > MAX_FIRST_DUE_DAYS_ANY_POLICY:
+        problems.append(
+            TermsProblem(
+                "first_due_date",
+                f"First due date {terms.first_due_date.isoformat()} is more than {MAX_FIRST_DUE_DAYS_ANY_POLICY} days away. "
+                f"Pick a date within {policy.schedule.max_first_due_days} days for standard terms.",
             )
         )
     return problems

@@ -60,7 +60,8 @@ MAX_LENGTHS = {"customerID": 64, "invoiceNumber": 64, "countryCode": 16, "Paperl
 LOOKUP_BATCH_SIZE = 500
 
 DATE_PATTERN = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-AMOUNT_PATTERN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# [0-9], not \d, so digits of other scripts are rejected as in the Slack form.
+AMOUNT_PATTERN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 DISPUTED_VALUES = {"yes": True, "no": False}
 
 
@@ -210,7 +211,9 @@ def _read_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                 if any(value.strip() for value in fields):
                     records.append((line, fields))
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{path} is not valid UTF-8 text: {exc}") from exc
+        raise ImportFileError(
+            f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded); save the file as UTF-8 CSV and import it again"
+        ) from exc
     except csv.Error as exc:
         raise ImportFileError(f"{path} line {reader.line_num} is not valid CSV: {exc}") from exc
     return [name.strip() for name in header], records

@@ -41,9 +41,9 @@ def test_import_reports_bad_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert first.exit_code == 1, first.output
     assert "row 3, column InvoiceAmount, value '-3.00'" in first.output
     assert "row 4, column InvoiceDate, value '13/45/2013'" in first.output
-    assert "1 invoices" in first.output
-    assert "2 rows skipped" in first.output
-    assert "1 already present" in second.output
+    assert "Added: 1 invoices" in first.output
+    assert "Rows skipped: 2" in first.output
+    assert "Already present: 1" in second.output
     with make_session_factory(make_engine(f"sqlite:///{database}"))() as session:
         assert session.scalar(select(func.count()).select_from(Invoice)) == 1
 
@@ -83,6 +83,25 @@ def test_serve_rejects_unknown_tier(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     assert result.exit_code == 2
     assert "collection_manager" in result.output
+
+
+@pytest.mark.parametrize(
+    "name, value, shown",
+    [
+        ("PAYPLAN_APPROVERS", "not json", "PAYPLAN_APPROVERS"),
+        ("PAYPLAN_APPROVERS", '{"collections_manager": "U1"}', "PAYPLAN_APPROVERS.collections_manager"),
+        ("PAYPLAN_TIMEZONE", "Mars/Base", "Mars/Base"),
+        ("PAYPLAN_AGREEMENT_LINK_DAYS", "-3", "PAYPLAN_AGREEMENT_LINK_DAYS"),
+    ],
+)
+def test_serve_invalid_setting_exit_2(monkeypatch: pytest.MonkeyPatch, name: str, value: str, shown: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    result = runner.invoke(app, ["serve", "--http"])
+
+    assert result.exit_code == 2
+    assert "Invalid setting" in result.output
+    assert shown in result.output
 
 
 def test_choose_episodes_spreads_balances() -> None:

@@ -25,7 +25,7 @@ APPROVERS = {
     "collections_manager": ["UMANAGER", REQUESTER],
     "finance_controller": ["UCONTROLLER"],
     "revenue_operations_lead": ["UREVOPS"],
-    "legal_compliance": ["ULEGAL"],
+    "legal_compliance": ["ULEGAL", "UREVOPS"],
 }
 
 
@@ -198,6 +198,17 @@ def test_large_balance_needs_two_steps(workflow: Workflow) -> None:
     assert outcome.request_status == "sent_to_customer"
     assert outcome.agreement_url is not None
     assert outcome.agreement_url.startswith("https://payplan.test/agreements/")
+
+
+def test_one_person_one_signoff(workflow: Workflow) -> None:
+    request_id = workflow.open_request(actor=REQUESTER, data=request_input(account_id="LARGE", installments=10))
+    first, second = steps_of(workflow, request_id)
+    workflow.decide(actor="UREVOPS", step_id=first.id, decision="approve")
+
+    with pytest.raises(PermissionDenied, match="different approver"):
+        workflow.decide(actor="UREVOPS", step_id=second.id, decision="approve")
+
+    assert steps_of(workflow, request_id)[1].status == "pending"
 
 
 def test_rejection_needs_reason(workflow: Workflow) -> None:

@@ -158,6 +158,8 @@ def test_same_input_same_answer(policy) -> None:
         ({"down_payment": Decimal("-1.00")}, "down_payment"),
         ({"installment_count": 0}, "installments"),
         ({"first_due_date": AS_OF}, "first_due_date"),
+        ({"first_due_date": AS_OF + timedelta(days=400)}, "first_due_date"),
+        ({"installment_count": 49}, "installments"),
         ({"balance": Decimal("0.00")}, "account"),
     ],
 )

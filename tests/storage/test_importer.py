@@ -283,7 +283,7 @@ def test_non_utf8_file_raises(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\r\n" + csv_row(customer="CAF\xc9")).encode("latin-1"))
 
-    with pytest.raises(ImportFileError, match="not valid UTF-8"):
+    with pytest.raises(ImportFileError, match="not UTF-8 text .*save the file as UTF-8"):
         import_invoices(session, path)
 
 
