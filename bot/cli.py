@@ -46,7 +46,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
 
     settings = Settings()
     upgrade_database(settings.database_url, revision)
-    console.print(f"Database at {_display_url(settings.database_url)} is at revision {revision}.")
+    console.print(f"Database at {_display_url(settings.database_url)} upgraded to revision {revision!r}.")
 
 
 @import_app.command("invoices")
@@ -151,7 +151,12 @@ def serve(
     try:
         upgrade_database(settings.database_url)
     except SQLAlchemyError as error:
-        error_console.print(f"Cannot open the database at DATABASE_URL: {error.__class__.__name__}: {error.args[0] if error.args else ''}", soft_wrap=True, markup=False)
+        message = (
+            f"Opening the database at DATABASE_URL ({_display_url(settings.database_url)}) failed: "
+            f"{error.__class__.__name__}. Check the URL and that the server is running."
+        )
+        logger.error("database upgrade failed: %s", error)
+        error_console.print(message, soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
     try:
         runtime = build_runtime(settings)
