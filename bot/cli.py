@@ -174,6 +174,8 @@ def serve(
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert settings.slack_app_token is not None
+        # NOTE: no test runs Socket Mode, because it needs a live Slack
+        # workspace. HTTP mode, which the tests run, shares every listener.
         handler = SocketModeHandler(runtime.slack_app, settings.slack_app_token.get_secret_value())
         handler.connect()
         logger.info("connected to Slack in Socket Mode")

@@ -1,6 +1,6 @@
 """Bolt listeners: parse the payload, call the workflow, acknowledge Slack.
 
-Each listener acknowledges within Slack's three seconds; slow work (the
+Each listener acknowledges within Slack's three seconds, and slow work (the
 summary, posting the thread) runs after ``ack()``. In HTTP mode Bolt sends
 the acknowledgement as soon as ``ack()`` is called and finishes the listener
 in a worker thread.
@@ -99,8 +99,11 @@ def build_slack_app(
             ack(response_action="errors", errors={Block.REJECT_REASON: "Enter the reason for the rejection."})
             return
         ack()
-        step_id = int(view["private_metadata"])
-        _run_reporting_errors(client, user_id, lambda: workflow.decide(actor=user_id, step_id=step_id, decision="reject", comment=reason))
+        _run_reporting_errors(
+            client,
+            user_id,
+            lambda: workflow.decide(actor=user_id, step_id=int(view["private_metadata"]), decision="reject", comment=reason),
+        )
 
     @app.error
     def handle_unexpected_error(error: Exception, body: dict[str, Any]) -> None:

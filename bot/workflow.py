@@ -244,6 +244,8 @@ class Workflow:
             })
 
             if not result.eligible:
+                # TODO: let a top-tier approver grant an exception; until then
+                # an ineligible request ends here.
                 self._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
                 return request.id
 

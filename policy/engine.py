@@ -91,8 +91,8 @@ class Assessment:
         return [flag for flag in self.flags if flag.blocking]
 
 
-# Terms beyond these cannot be assessed at all; terms between the policy's
-# standard limits and these are deviations that the top tier decides.
+# Terms beyond these cannot be assessed at all. Terms between the policy's
+# standard limits and these are deviations, which the top tier decides.
 MAX_FIRST_DUE_DAYS_ANY_POLICY = 366
 
 
