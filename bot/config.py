@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Serving, Slack failures, approver groups and limits
+    listener_workers: int = Field(32, ge=1, le=512, validation_alias="PAYPLAN_LISTENER_WORKERS")
+    slow_workers: int = Field(4, ge=1, le=128, validation_alias="PAYPLAN_SLOW_WORKERS")
 
     @field_validator("timezone")
     @classmethod

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.summary import Summarizer
+from bot.background import Pools, make_pools
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
 from bot.links import LinkSigner
@@ -28,6 +29,7 @@ class Runtime:
     workflow: Workflow
     slack_client: WebClient | None
     slack_app: App | None
+    pools: Pools | None = None
 
 
 def build_runtime(
@@ -72,10 +74,15 @@ def build_runtime(
         agreement_url=workflow.agreement_url,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    pools = make_pools(listener_workers=settings.listener_workers, slow_workers=settings.slow_workers)
     slack_app = build_slack_app(
         workflow=workflow,
         client=client,
         signing_secret=signing_secret,
         process_before_response=process_before_response,
+        listener_executor=pools.listener_executor,
+        # With process_before_response the caller waits for the whole
+        # listener (the demo relies on it), so nothing may be left running.
+        slow_work=None if process_before_response else pools.slow_work,
     )
-    return Runtime(engine, session_factory, policy, workflow, client, slack_app)
+    return Runtime(engine, session_factory, policy, workflow, client, slack_app, pools)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import parse_qs
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,14 +21,31 @@ from bot.portal import agreement_endpoints
 from bot.workflow import Workflow
 
 
-def build_asgi_app(*, slack_app: App | None, workflow: Workflow) -> Starlette:
-    """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served."""
+def build_asgi_app(*, slack_app: App | None, workflow: Workflow, signing_secret: str | None = None) -> Starlette:
+    """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
+
+    With ``signing_secret``, a correctly signed button click is acknowledged
+    on the event loop at once and dispatched to Bolt after the response is
+    sent. Slack ignores the body of a block_actions acknowledgement, so the
+    reply is the same, but it no longer waits for a thread.
+    """
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
         assert slack_app is not None
         body = await request.body()
+        bolt_request = to_bolt_request(request, body)
+        if verifier is not None and _is_block_actions(body):
+            if not verifier.is_valid(
+                body,
+                request.headers.get("X-Slack-Request-Timestamp", ""),
+                request.headers.get("X-Slack-Signature", ""),
+            ):
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+            # Bolt checks the signature again and runs the listener, whose ack is discarded.
+            return Response(status_code=200, background=BackgroundTask(run_in_threadpool, slack_app.dispatch, bolt_request))
         # dispatch() blocks until the listener acks, so keep it off the event loop.
-        bolt_response = await run_in_threadpool(slack_app.dispatch, to_bolt_request(request, body))
+        bolt_response = await run_in_threadpool(slack_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
     def healthz(request: Request) -> Response:
@@ -44,3 +66,14 @@ def build_asgi_app(*, slack_app: App | None, workflow: Workflow) -> Starlette:
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes)
+
+
+def _is_block_actions(body: bytes) -> bool:
+    """Tell whether ``body`` is an interaction payload of type block_actions (a button click or menu choice)."""
+    if not body.startswith(b"payload="):
+        return False
+    try:
+        payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+    except (UnicodeDecodeError, KeyError, ValueError):
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "block_actions"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +21,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.background import SlowWork
 from bot.errors import InvalidInput, PayplanError
 from bot.ids import FIELD_BLOCKS, Action, Block, Callback
 from bot.messages import HELP, UNEXPECTED_ERROR
@@ -39,9 +42,27 @@ def build_slack_app(
     client: WebClient,
     signing_secret: str,
     process_before_response: bool = False,
+    listener_executor: Executor | None = None,
+    slow_work: SlowWork | None = None,
 ) -> App:
-    """Create the Bolt app with every payplan listener registered."""
-    app = App(client=client, signing_secret=signing_secret, process_before_response=process_before_response)
+    """Create the Bolt app with every payplan listener registered.
+
+    Listeners run in ``listener_executor``. Work that may wait on the
+    language model goes to ``slow_work`` after the ack, or runs in the
+    listener when it is None.
+    """
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+        listener_executor=listener_executor,
+    )
+
+    def run_after_ack(description: str, work: Callable[[], object]) -> None:
+        if slow_work is None:
+            work()
+        else:
+            slow_work.submit(description, work)
 
     @app.command("/payplan")
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -69,7 +90,10 @@ def build_slack_app(
             ack(response_action="errors", errors=_block_errors(error))
             return
         ack()
-        _run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"]))
+        run_after_ack(
+            f"opening a request from view {view['id']}",
+            lambda: _run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"])),
+        )
 
     @app.action(Action.APPROVE)
     def handle_approve_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

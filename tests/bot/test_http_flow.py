@@ -76,7 +76,7 @@ def running_app(database_url: str) -> Iterator[RunningApp]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(build_asgi_app(slack_app=runtime.slack_app, workflow=runtime.workflow), log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(build_asgi_app(slack_app=runtime.slack_app, workflow=runtime.workflow, signing_secret=SIGNING_SECRET), log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started:
