@@ -1,20 +1,26 @@
 """Posts request events to Slack: the root message, its thread and approval buttons.
 
-The workflow calls this after each commit. A Slack failure is logged with
-the request id and does not undo the decision already stored.
+The workflow calls this after each commit. A Slack failure does not undo
+the decision already stored: it is logged with the request id, the message
+goes to the outbox (``bot.outbox``) for a sweep to send later, and the user
+who acted gets a direct message saying what to do.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
+from bot.clock import Clock, SystemClock
+from bot.messages import request_label
+from bot.outbox import SLACK_SEND_ERRORS, SlackFailure, classify, explain_failure, has_pending, queue_message
 from policy.config import Policy
 from storage.models import Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
 
@@ -31,6 +37,7 @@ class SlackPublisher:
         policy: Policy,
         approvers: dict[str, list[str]],
         agreement_url: Callable[[Agreement], str],
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.channel = channel
@@ -39,62 +46,61 @@ class SlackPublisher:
         self.approvers = approvers
         self.agreement_url = agreement_url
         self.tier_labels = {name: policy.tier(name).label for name in policy.tier_names()}
+        self.clock = clock or SystemClock()
+        # The first Slack failure of the event this thread is publishing, told to the user once at its end.
+        self._local = threading.local()
 
     def request_opened(self, request_id: int) -> None:
         with self.session_factory() as session:
             request, revision = self._load(session, request_id)
             assessment = revision.assessment
             assert assessment is not None
-            try:
-                text, root_blocks = blocks.root_message(request, revision, assessment, self.policy.currency)
-                root = self.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks.as_dicts(root_blocks))
-                channel, ts = root["channel"], root["ts"]
-                request.slack_channel, request.slack_ts = channel, ts
-                session.commit()
-
-                for text, thread_blocks in (
-                    blocks.summary_message(assessment),
-                    blocks.assessment_message(assessment, self.tier_labels),
-                    blocks.schedule_message(assessment, self.policy.currency),
-                ):
-                    self._reply(channel, ts, text, thread_blocks)
-                for step in revision.steps:
-                    if step.status == "pending":
-                        self._post_step(session, request, step)
-            except SlackApiError as error:
-                logger.error("posting request %s to Slack failed: %s", request_id, error.response.get("error"))
+            self._local.failure = None
+            text, root_blocks = blocks.root_message(request, revision, assessment, self.policy.currency)
+            self._send(session, request, "root", text, root_blocks)
+            for text, thread_blocks in (
+                blocks.summary_message(assessment),
+                blocks.assessment_message(assessment, self.tier_labels),
+                blocks.schedule_message(assessment, self.policy.currency),
+            ):
+                self._send(session, request, "reply", text, thread_blocks)
+            for step in revision.steps:
+                if step.status == "pending":
+                    self._post_step(session, request, step)
+            self._tell_about_failure(request, request.requested_by)
 
     def step_decided(self, request_id: int, step_id: int) -> None:
         with self.session_factory() as session:
             request, revision = self._load(session, request_id)
-            try:
-                for step in revision.steps:
-                    if step.slack_ts and (step.id == step_id or step.status == "superseded"):
-                        self._update_step(request, step)
-                    elif step.status == "pending" and not step.slack_ts:
-                        self._post_step(session, request, step)
-                if request.status == "sent_to_customer":
-                    agreement = session.scalar(select(Agreement).where(Agreement.revision_id == revision.id))
-                    assert agreement is not None
-                    text, agreement_blocks = blocks.agreement_message(self.agreement_url(agreement))
-                    self._reply(request.slack_channel, request.slack_ts, text, agreement_blocks)
-                self._update_root(request, revision)
-            except SlackApiError as error:
-                logger.error("updating Slack for request %s step %s failed: %s", request_id, step_id, error.response.get("error"))
+            self._local.failure = None
+            decider = None
+            for step in revision.steps:
+                if step.id == step_id:
+                    decider = step.decided_by
+                if step.slack_ts and (step.id == step_id or step.status == "superseded"):
+                    self._update_step(session, request, step)
+                elif step.status == "pending" and not step.slack_ts:
+                    self._post_step(session, request, step)
+            if request.status == "sent_to_customer":
+                agreement = session.scalar(select(Agreement).where(Agreement.revision_id == revision.id))
+                assert agreement is not None
+                text, agreement_blocks = blocks.agreement_message(self.agreement_url(agreement))
+                self._send(session, request, "reply", text, agreement_blocks)
+            self._update_root(session, request, revision)
+            self._tell_about_failure(request, decider or request.requested_by)
 
     def plan_activated(self, request_id: int) -> None:
         with self.session_factory() as session:
             request, revision = self._load(session, request_id)
+            self._local.failure = None
             installments = session.scalars(
                 select(Installment).where(Installment.request_id == request.id).order_by(Installment.sequence)
             ).all()
             first_due = installments[0].due_date.isoformat() if installments else None
-            try:
-                text, activation_blocks = blocks.activation_message(request, len(installments), first_due)
-                self._reply(request.slack_channel, request.slack_ts, text, activation_blocks)
-                self._update_root(request, revision)
-            except SlackApiError as error:
-                logger.error("posting activation of request %s to Slack failed: %s", request_id, error.response.get("error"))
+            text, activation_blocks = blocks.activation_message(request, len(installments), first_due)
+            self._send(session, request, "reply", text, activation_blocks)
+            self._update_root(session, request, revision)
+            self._tell_about_failure(request, request.requested_by)
 
     def _load(self, session: Session, request_id: int) -> tuple[PlanRequest, TermRevision]:
         request = session.get(PlanRequest, request_id)
@@ -102,31 +108,83 @@ class SlackPublisher:
         revision = next(rev for rev in request.revisions if rev.number == request.current_revision)
         return request, revision
 
-    def _reply(self, channel: str | None, thread_ts: str | None, text: str, message_blocks: list[blocks.SlackBlock]) -> str | None:
-        if channel is None or thread_ts is None:
-            logger.warning("request has no Slack root message; thread reply %r not posted", text[:60])
-            return None
-        response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks.as_dicts(message_blocks))
-        return response["ts"]
+    def _send(
+        self,
+        session: Session,
+        request: PlanRequest,
+        kind: str,
+        text: str,
+        message_blocks: list[blocks.SlackBlock],
+        step: ApprovalStep | None = None,
+    ) -> None:
+        """Post or update one message; on failure, or behind earlier queued ones, put it in the outbox.
+
+        ``kind`` is one of the outbox kinds: root, reply, step, update_root, update_step.
+        """
+        block_dicts = blocks.as_dicts(message_blocks)
+        channel = request.slack_channel or self.channel
+        if kind != "root" and request.slack_ts is None and not has_pending(session, request.id):
+            logger.warning("request %s has no Slack root message; %s message %r not posted", request.id, kind, text[:60])
+            return
+        if has_pending(session, request.id):
+            # Messages of one request go out in order, so this one waits behind those queued.
+            queue_message(session, request_id=request.id, step_id=step.id if step else None, kind=kind, channel=channel,
+                          text=text, blocks=block_dicts, now=self.clock.now(), failure=None)
+            session.commit()
+            return
+        try:
+            response = self._call_slack(request, kind, channel, text, block_dicts, step)
+        except SLACK_SEND_ERRORS as error:
+            failure = classify(error)
+            logger.error("Slack %s message for request %s failed: %s; queued for retry", kind, request.id, failure.error)
+            self._local.failure = getattr(self._local, "failure", None) or failure
+            queue_message(session, request_id=request.id, step_id=step.id if step else None, kind=kind, channel=channel,
+                          text=text, blocks=block_dicts, now=self.clock.now(), failure=failure)
+            session.commit()
+            return
+        if kind == "root":
+            request.slack_channel, request.slack_ts = response["channel"], response["ts"]
+        elif kind == "step" and step is not None:
+            step.slack_ts = response["ts"]
+        session.commit()
+
+    def _call_slack(
+        self, request: PlanRequest, kind: str, channel: str, text: str, block_dicts: list[dict[str, Any]], step: ApprovalStep | None
+    ) -> Any:
+        if kind == "root":
+            return self.client.chat_postMessage(channel=channel, text=text, blocks=block_dicts)
+        if kind in ("reply", "step"):
+            return self.client.chat_postMessage(channel=channel, thread_ts=request.slack_ts, text=text, blocks=block_dicts)
+        ts = request.slack_ts if kind == "update_root" else step.slack_ts if step else None
+        return self.client.chat_update(channel=channel, ts=ts, text=text, blocks=block_dicts)
+
+    def _tell_about_failure(self, request: PlanRequest, user_id: str) -> None:
+        """Send ``user_id`` a direct message about the first failure of this event, if there was one."""
+        failure: SlackFailure | None = getattr(self._local, "failure", None)
+        self._local.failure = None
+        if failure is None:
+            return
+        text = explain_failure(failure, request.slack_channel or self.channel, f"Request {request_label(request.id)}")
+        try:
+            self.client.chat_postMessage(channel=user_id, text=text)
+        except SLACK_SEND_ERRORS as error:
+            logger.error("telling %s about the Slack failure of request %s failed too: %s", user_id, request.id, classify(error).error)
 
     def _post_step(self, session: Session, request: PlanRequest, step: ApprovalStep) -> None:
         text, step_blocks = blocks.approval_message(
             step, request, tier_label=self.tier_labels[step.tier], approvers=self.approvers.get(step.tier, [])
         )
-        ts = self._reply(request.slack_channel, request.slack_ts, text, step_blocks)
-        if ts:
-            step.slack_ts = ts
-            session.commit()
+        self._send(session, request, "step", text, step_blocks, step)
 
-    def _update_step(self, request: PlanRequest, step: ApprovalStep) -> None:
+    def _update_step(self, session: Session, request: PlanRequest, step: ApprovalStep) -> None:
         text, step_blocks = blocks.approval_message(
             step, request, tier_label=self.tier_labels[step.tier], approvers=self.approvers.get(step.tier, [])
         )
-        self.client.chat_update(channel=request.slack_channel, ts=step.slack_ts, text=text, blocks=blocks.as_dicts(step_blocks))
+        self._send(session, request, "update_step", text, step_blocks, step)
 
-    def _update_root(self, request: PlanRequest, revision: TermRevision) -> None:
+    def _update_root(self, session: Session, request: PlanRequest, revision: TermRevision) -> None:
         assessment = revision.assessment
-        if request.slack_ts is None or assessment is None:
+        if assessment is None:
             return
         text, root_blocks = blocks.root_message(request, revision, assessment, self.policy.currency)
-        self.client.chat_update(channel=request.slack_channel, ts=request.slack_ts, text=text, blocks=blocks.as_dicts(root_blocks))
+        self._send(session, request, "update_root", text, root_blocks)

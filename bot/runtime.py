@@ -72,6 +72,7 @@ def build_runtime(
         policy=policy,
         approvers=settings.approvers,
         agreement_url=workflow.agreement_url,
+        clock=workflow.clock,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     pools = make_pools(listener_workers=settings.listener_workers, slow_workers=settings.slow_workers)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import Money, UTCDateTime
@@ -204,3 +204,36 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SlackOutboxMessage(Base):
+    """A Slack message that could not be posted or updated when it was due; a sweep sends it later.
+
+    ``kind`` says how to deliver it: ``root`` posts the request's root message
+    and stores its ts on the request, ``reply`` posts into the request's
+    thread, ``step`` does that and stores the ts on the approval step,
+    ``update_root`` and ``update_step`` edit those messages.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("approval_steps.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # pending, sent
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Case-insensitive prefix search of accounts (the account type-ahead) reads
+# these as ranges: lower(id) >= 'abc' AND lower(id) < 'abd'.
+Index("ix_accounts_lower_id", func.lower(Account.id))
+Index("ix_accounts_lower_name", func.lower(Account.name))
