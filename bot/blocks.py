@@ -167,7 +167,7 @@ def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[S
 def approval_message(
     step: ApprovalStep, request: PlanRequest, *, tier_label: str, approvers: list[str]
 ) -> tuple[str, list[SlackBlock]]:
-    mentions = " ".join(f"<@{user}>" for user in approvers) or "_no approver is configured for this tier_"
+    mentions = " ".join(f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>" for entry in approvers) or "_no approver is configured for this tier_"
     header = f"*Approval {step.sequence}: {tier_label}* for {request_label(request.id)}"
     if step.status == "pending":
         blocks: list[SlackBlock] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     # Serving, Slack failures, approver groups and limits
     listener_workers: int = Field(32, ge=1, le=512, validation_alias="PAYPLAN_LISTENER_WORKERS")
     slow_workers: int = Field(4, ge=1, le=128, validation_alias="PAYPLAN_SLOW_WORKERS")
+    usergroup_cache_seconds: int = Field(300, ge=0, le=86400, validation_alias="PAYPLAN_USERGROUP_CACHE_SECONDS")
+    # Largest balance each Slack user may approve, as JSON: {"U123": "5000.00"}
+    approver_limits: dict[str, Decimal] = Field(default_factory=dict, validation_alias="PAYPLAN_APPROVER_LIMITS")
 
     @field_validator("timezone")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import blocks
 from bot.clock import Clock, SystemClock
 from bot.messages import request_label
+from bot.slack_limits import fit_message, to_dicts
 from bot.outbox import SLACK_SEND_ERRORS, SlackFailure, classify, explain_failure, has_pending, queue_message
 from policy.config import Policy
 from storage.models import Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
@@ -117,16 +118,31 @@ class SlackPublisher:
         message_blocks: list[blocks.SlackBlock],
         step: ApprovalStep | None = None,
     ) -> None:
-        """Post or update one message; on failure, or behind earlier queued ones, put it in the outbox.
+        """Post or update one message, split to fit Slack's limits; queue what fails in the outbox.
 
-        ``kind`` is one of the outbox kinds: root, reply, step, update_root, update_step.
+        ``kind`` is one of the outbox kinds: root, reply, step, update_root,
+        update_step. When the content needs more than one message, the first
+        part goes as ``kind`` and the rest follow as thread replies.
         """
-        block_dicts = blocks.as_dicts(message_blocks)
+        parts = fit_message(text, to_dicts(message_blocks))
+        for number, (part_text, part_blocks) in enumerate(parts):
+            self._send_one(session, request, kind if number == 0 else "reply", part_text, part_blocks, step if number == 0 else None)
+
+    def _send_one(
+        self,
+        session: Session,
+        request: PlanRequest,
+        kind: str,
+        text: str,
+        block_dicts: list[dict[str, Any]],
+        step: ApprovalStep | None,
+    ) -> None:
         channel = request.slack_channel or self.channel
-        if kind != "root" and request.slack_ts is None and not has_pending(session, request.id):
+        queued_before = has_pending(session, request.id)
+        if kind != "root" and request.slack_ts is None and not queued_before:
             logger.warning("request %s has no Slack root message; %s message %r not posted", request.id, kind, text[:60])
             return
-        if has_pending(session, request.id):
+        if queued_before:
             # Messages of one request go out in order, so this one waits behind those queued.
             queue_message(session, request_id=request.id, step_id=step.id if step else None, kind=kind, channel=channel,
                           text=text, blocks=block_dicts, now=self.clock.now(), failure=None)

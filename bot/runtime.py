@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -14,6 +15,7 @@ from bot.background import Pools, make_pools
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
 from bot.links import LinkSigner
+from bot.permissions import ApproverDirectory
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
@@ -59,12 +61,16 @@ def build_runtime(
         timezone=settings.timezone,
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
+        approver_limits=settings.approver_limits,
     )
     if not with_slack:
         return Runtime(engine, session_factory, policy, workflow, None, None)
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = WebClient(token=token, base_url=settings.slack_api_url)
+    workflow.approver_directory = ApproverDirectory(
+        settings.approvers, client=client, clock=workflow.clock, ttl=timedelta(seconds=settings.usergroup_cache_seconds)
+    )
     workflow.notifier = SlackPublisher(
         client=client,
         channel=settings.slack_channel or "",

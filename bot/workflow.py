@@ -26,6 +26,7 @@ from bot import metrics
 from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
+from bot.permissions import ApproverDirectory, approval_limit_error
 from bot.messages import request_label
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
@@ -105,6 +106,8 @@ class Workflow:
         link_signer: LinkSigner,
         agreement_link_days: int = 14,
         notifier: Notifier | None = None,
+        approver_directory: ApproverDirectory | None = None,
+        approver_limits: dict[str, Decimal] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
@@ -115,6 +118,8 @@ class Workflow:
         self.link_signer = link_signer
         self.agreement_link_days = agreement_link_days
         self.notifier = notifier
+        self.approver_directory = approver_directory
+        self.approver_limits = approver_limits or {}
 
     # Opening a request
 
@@ -269,9 +274,20 @@ class Workflow:
         if decision == "reject" and not comment.strip():
             raise InvalidInput("A rejection needs a reason.", {"comment": "enter the reason for the rejection"})
 
+        try:
+            return self._decide(actor=actor, step_id=step_id, decision=decision, comment=comment)
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, decision, error.user_message)
+            raise
+
+    def _decide(self, *, actor: str, step_id: int, decision: Decision, comment: str) -> DecisionOutcome:
         agreement_url = None
         with self.session_factory.begin() as session:
             step, revision, request = self._load_step_for_decision(session, step_id, actor)
+            if decision == "approve":
+                limit_error = approval_limit_error(self.approver_limits, actor, revision.balance, self.policy.currency)
+                if limit_error is not None:
+                    raise PermissionDenied(limit_error)
             now = self.clock.now()
             new_status = "approved" if decision == "approve" else "rejected"
             claimed = session.execute(
@@ -321,9 +337,24 @@ class Workflow:
 
     def authorize_decision(self, *, actor: str, step_id: int) -> int:
         """Check that ``actor`` may decide the step now, without deciding; return the request id."""
-        with self.session_factory() as session:
-            _, _, request = self._load_step_for_decision(session, step_id, actor)
-            return request.id
+        try:
+            with self.session_factory() as session:
+                _, _, request = self._load_step_for_decision(session, step_id, actor)
+                return request.id
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "open", error.user_message)
+            raise
+
+    def _record_denial(self, actor: str, step_id: int, attempted: str, reason: str) -> None:
+        """Record a refused decision in the audit trail; nothing else changes."""
+        with self.session_factory.begin() as session:
+            step = session.get(ApprovalStep, step_id)
+            if step is None:
+                return
+            request = step.revision.request
+            self._audit(session, actor, "decision.denied", request, {"step": step.sequence, "tier": step.tier, "status": step.status},
+                        {"attempted": attempted, "reason": reason})
+        logger.info("request %s step %s: %s denied to %s: %s", request.id, step_id, attempted, actor, reason)
 
     def _load_step_for_decision(self, session: Session, step_id: int, actor: str) -> tuple[ApprovalStep, TermRevision, PlanRequest]:
         """Load a step and check that ``actor`` may decide it now; the one permission check for decisions."""
@@ -332,7 +363,7 @@ class Workflow:
             raise NotFound(f"Approval step {step_id} was not found.")
         revision = step.revision
         request = revision.request
-        if actor not in self.approvers.get(step.tier, []):
+        if not self._is_tier_approver(step.tier, actor):
             tier_label = self.policy.tier(step.tier).label
             raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
@@ -349,6 +380,11 @@ class Workflow:
                 f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided: {step.status}."
             )
         return step, revision, request
+
+    def _is_tier_approver(self, tier: str, actor: str) -> bool:
+        if self.approver_directory is not None:
+            return self.approver_directory.is_approver(tier, actor)
+        return actor in self.approvers.get(tier, [])
 
     def _supersede_open_steps(self, session: Session, request: PlanRequest, revision: TermRevision) -> None:
         for step in revision.steps:
