@@ -175,8 +175,8 @@ def serve(
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert settings.slack_app_token is not None
-        # NOTE: no test runs Socket Mode, because it needs a live Slack
-        # workspace. HTTP mode, which the tests run, shares every listener.
+        # NOTE: tests build this handler against the Slack stub and feed it a
+        # request, but none opens the websocket, which needs a live workspace.
         handler = SocketModeHandler(runtime.slack_app, settings.slack_app_token.get_secret_value())
         handler.connect()
         logger.info("connected to Slack in Socket Mode")
