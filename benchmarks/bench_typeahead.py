@@ -3,7 +3,7 @@
 The handler is driven through Bolt exactly as Slack calls it: a signed
 ``block_suggestion`` request to the app's ``dispatch``. The baseline is one
 ``SELECT 1`` round trip on the same database, measured in the same run, so
-the ratio says how many round trips the handler costs.
+the ratio is the handler's cost in round trips.
 
 Run: python benchmarks/bench_typeahead.py [--accounts 100000] [--repeat 200]
 Set BENCH_POSTGRES_URL (for example postgresql+psycopg://postgres@127.0.0.1:5432/test)

@@ -4,7 +4,7 @@ The database is the truth: a request or decision is committed before
 anything is posted, and a failed post or update must not lose it. When a
 Slack call fails (rate limited, channel not found, bot not in the channel,
 network error), the message goes to the ``slack_outbox`` table and the user
-is told what happened. ``deliver_outbox`` sends due messages in the order
+gets a direct message about it. ``deliver_outbox`` sends due messages in the order
 they were queued, one request at a time, honouring ``Retry-After``.
 """
 
@@ -28,9 +28,6 @@ logger = logging.getLogger(__name__)
 # Retry delays after a failure without Retry-After: 30 s, 1 min, 2 min ... up to 1 hour.
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 3600
-
-# Errors that are likely to clear with time, so the messages for them say "payplan retries".
-TRANSIENT_ERRORS = ("ratelimited", "network_error", "service_unavailable", "internal_error", "fatal_error", "request_timeout")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Who may decide an approval step: tier approvers (users or user groups) and per-approver limits.
+"""Approval permissions: tier approvers (users or user groups) and per-approver limits.
 
 ``PAYPLAN_APPROVERS`` lists Slack user ids (``U…``/``W…``) and user group
 ids (``S…``) per tier. Group members are read with ``usergroups.users.list``
@@ -34,7 +34,7 @@ class _CachedGroup:
 class ApproverDirectory:
     """Resolve each tier's approvers, expanding user groups through the Slack Web API.
 
-    Without a client, group entries match nobody. When Slack cannot be
+    Without a client, group entries match no user. When Slack cannot be
     reached, the last known members of a group are used, however old.
     """
 

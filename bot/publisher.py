@@ -48,7 +48,7 @@ class SlackPublisher:
         self.agreement_url = agreement_url
         self.tier_labels = {name: policy.tier(name).label for name in policy.tier_names()}
         self.clock = clock or SystemClock()
-        # The first Slack failure of the event this thread is publishing, told to the user once at its end.
+        # The first Slack failure of the event this thread is publishing, reported to the user once at its end.
         self._local = threading.local()
 
     def request_opened(self, request_id: int) -> None:
@@ -171,7 +171,10 @@ class SlackPublisher:
             return self.client.chat_postMessage(channel=channel, text=text, blocks=block_dicts)
         if kind in ("reply", "step"):
             return self.client.chat_postMessage(channel=channel, thread_ts=request.slack_ts, text=text, blocks=block_dicts)
-        ts = request.slack_ts if kind == "update_root" else step.slack_ts if step else None
+        if kind == "update_root":
+            ts = request.slack_ts
+        else:
+            ts = step.slack_ts if step is not None else None
         return self.client.chat_update(channel=channel, ts=ts, text=text, blocks=block_dicts)
 
     def _tell_about_failure(self, request: PlanRequest, user_id: str) -> None:

@@ -140,7 +140,7 @@ def fit_message(text: str, blocks: list[dict[str, Any]]) -> list[tuple[str, list
     """Return one or more (text, blocks) messages that together carry ``blocks`` within Slack's limits.
 
     Long sections are split first, then the blocks are spread over messages
-    of at most 50 blocks. Every message after the first says which part it is.
+    of at most 50 blocks. Each message text ends with its part number when there are several.
     """
     fitted = split_long_sections(blocks)
     chunks = [fitted[start : start + MESSAGE_BLOCKS_MAX] for start in range(0, len(fitted), MESSAGE_BLOCKS_MAX)] or [[]]
@@ -154,7 +154,7 @@ def fit_modal(view: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of a modal view that fits Slack's limits.
 
     Titles and button labels are shortened. A modal cannot be split, so
-    blocks past the 100th are dropped and the last kept block says how many
+    blocks past the 100th are dropped and the last kept block states how many
     were left out.
     """
     fitted = copy.deepcopy(view)
