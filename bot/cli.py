@@ -169,7 +169,8 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
+    webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
+    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
