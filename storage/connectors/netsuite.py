@@ -28,6 +28,8 @@ from pydantic import SecretStr
 
 from storage.connectors.base import (
     ConnectorError,
+    ConnectorUnavailable,
+    MappingError,
     PlanStatusUpdate,
     SourceAccount,
     SourceContact,
@@ -144,8 +146,10 @@ class NetSuiteConnector:
         for role, mapped in (("account", self.mapping.account), ("invoice", self.mapping.invoice), ("payment", self.mapping.payment)):
             try:
                 next(iter(self.client.suiteql(self._query(mapped, None), page_size=1)), None)
+            except ConnectorUnavailable:
+                raise
             except ConnectorError as error:
-                raise ConnectorError(f"NetSuite source {self.name!r}: the {role} mapping does not match the account: {error}") from None
+                raise MappingError(f"NetSuite source {self.name!r}: the {role} mapping does not match the account: {error}") from None
 
     def changed_accounts(self, since: datetime | None) -> Iterator[SourceAccount]:
         return (to_account(row) for row in self._rows(self.mapping.account, self._since(self.mapping.account, since)))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from storage.connectors.base import ConnectorError, ConnectorUnavailable, PlanStatusUpdate
+from storage.connectors.base import ConnectorError, ConnectorUnavailable, MappingError, PlanStatusUpdate
 from storage.connectors.netsuite import NetSuiteClient, NetSuiteConnector
 from tests.storage.connectors.conftest import NS_BASE, recorded_response
 
@@ -189,3 +189,22 @@ def test_write_plan_status_patches_customer(netsuite: NetSuiteConnector) -> None
         "custentity_payplan_outcome": "collections_manager approved by U012AB3CD",
     }
     assert patch.calls.last.request.headers["Authorization"].startswith("OAuth ")
+
+
+def test_check_mapping_names_unknown_field(netsuite: NetSuiteConnector) -> None:
+    unknown = {
+        "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
+        "title": "Bad Request",
+        "status": 400,
+        "o:errorDetails": [{"detail": "Invalid search query. Detailed unprocessed description follows. Search error occurred: Field 'duedate' for record 'transaction' was not found.", "o:errorCode": "INVALID_PARAMETER"}],
+    }
+    with respx.mock:
+        respx.post(SUITEQL_URL).mock(
+            side_effect=[recorded_response("netsuite", "suiteql_customers_page2.json"), httpx.Response(400, json=unknown)]
+        )
+
+        with pytest.raises(MappingError) as caught:
+            netsuite.check_mapping()
+
+    assert "the invoice mapping does not match the account" in str(caught.value)
+    assert "Field 'duedate' for record 'transaction' was not found" in str(caught.value)
