@@ -5,7 +5,7 @@ The call is signed as docs/webhooks.md describes, with
 :meth:`Workflow.open_request` like one from Slack, so it is assessed, routed
 and posted to the channel, and it is stored with source ``webhook``.
 
-Answers: 201 with the request id; 401, 400 or 409 from the signature check
+Responses: 201 with the request id; 401, 400 or 409 from the signature check
 and replay check; 409 when the account already has an open request; 422
 naming each invalid field.
 """
@@ -119,11 +119,11 @@ def _open(workflow: Workflow, body: WebhookRequestBody, delivery_id: str) -> int
             select(WebhookDelivery.id).where(WebhookDelivery.source == ENDPOINT, WebhookDelivery.delivery_id == delivery_id)
         ):
             raise WebhookAuthError(409, f"delivery {delivery_id!r} was already processed; send each call with a new X-Payplan-Delivery")
-        _refuse_duplicate(session, body.account_id)
+        _reject_duplicate(session, body.account_id)
 
     def claim(session: Session) -> None:
         # Checked again inside the transaction that stores the request.
-        _refuse_duplicate(session, body.account_id)
+        _reject_duplicate(session, body.account_id)
         claim_delivery(session, source=ENDPOINT, delivery_id=delivery_id, now=now)
 
     data = RequestInput(
@@ -143,10 +143,10 @@ def _open(workflow: Workflow, body: WebhookRequestBody, delivery_id: str) -> int
     )
 
 
-def _refuse_duplicate(session: Session, account_id: str) -> None:
+def _reject_duplicate(session: Session, account_id: str) -> None:
     # NOTE: two calls for one account that pass this check at the same moment
-    # can both store a request; the policy then flags the second as a second
-    # open plan. A unique partial index would close that gap.
+    # can both store a request. The policy then flags the second one as a
+    # second open plan, and only a unique partial index would prevent it.
     open_request_id = session.scalar(
         select(PlanRequest.id)
         .where(PlanRequest.account_id == account_id, PlanRequest.status.in_([status.value for status in OPEN_STATUSES]))

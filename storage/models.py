@@ -101,7 +101,7 @@ class PlanRequest(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Where the request came from: slack, webhook, cli or demo.
+    # Where the request came from: "slack" (the modal) or "webhook" (POST /webhooks/requests).
     source: Mapped[str] = mapped_column(String(32), default="slack", server_default="slack")
 
     account: Mapped[Account] = relationship()

@@ -20,7 +20,7 @@ class ConnectorError(Exception):
 
 
 class ConnectorUnavailable(ConnectorError):
-    """The source did not answer in time, or kept failing after the bounded retries."""
+    """The source timed out, or kept failing after the bounded retries."""
 
 
 class MappingError(ConnectorError):

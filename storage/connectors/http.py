@@ -6,7 +6,7 @@ does the rest the same way for every source:
 
 - every call has a connect and read timeout;
 - an expired session is re-authenticated once and the call retried once;
-- a rate limit, a 5xx answer or a network error is retried at most
+- a rate limit, a 5xx response or a network error is retried at most
   ``max_retries`` times, waiting for ``Retry-After`` when the source sends it
   and an exponential delay otherwise, each wait capped at ``max_wait``.
 """
@@ -98,7 +98,7 @@ class SourceHttpClient:
                 response = self.http.send(request)
             except httpx.TimeoutException as error:
                 if timeout is not None or retries >= self.retry.max_retries:
-                    raise ConnectorUnavailable(f"{self.source_label} did not answer {method} {_path(url)} in time: {error!r}") from error
+                    raise ConnectorUnavailable(f"{self.source_label} timed out on {method} {_path(url)}: {error!r}") from error
                 retries += 1
                 self._wait(None, retries, f"timeout on {method} {_path(url)}")
                 continue
@@ -123,7 +123,7 @@ class SourceHttpClient:
             if self.is_rate_limited(response) or response.status_code >= 500:
                 if retries >= self.retry.max_retries:
                     raise ConnectorUnavailable(
-                        f"{self.source_label} answered {response.status_code} to {method} {_path(url)} "
+                        f"{self.source_label} returned {response.status_code} for {method} {_path(url)} "
                         f"{retries + 1} times; giving up until the next run"
                     )
                 retries += 1
@@ -142,7 +142,7 @@ class SourceHttpClient:
         try:
             return json.loads(response.text, parse_float=Decimal)
         except json.JSONDecodeError as error:
-            raise ConnectorError(f"{self.source_label} answered {method} {_path(url)} with a body that is not JSON: {error}") from error
+            raise ConnectorError(f"{self.source_label} returned a body that is not JSON for {method} {_path(url)}: {error}") from error
 
     def _wait(self, response: httpx.Response | None, attempt: int, reason: str) -> None:
         delay = self.retry.base_delay * 2 ** (attempt - 1)

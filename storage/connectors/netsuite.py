@@ -103,7 +103,7 @@ class NetSuiteClient(SourceHttpClient):
 
     def refresh(self) -> None:
         # Each attempt is signed with a new nonce and timestamp in authenticate().
-        logger.info("NetSuite answered 401; signing the call again with a new nonce")
+        logger.info("NetSuite returned 401; signing the call again with a new nonce")
 
     def suiteql(self, query: str, *, page_size: int, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """Run a SuiteQL query and yield every row, page by page until ``hasMore`` is false."""
@@ -122,7 +122,7 @@ class NetSuiteClient(SourceHttpClient):
             if not page.get("hasMore"):
                 return
             if not items:
-                raise ConnectorError(f"NetSuite answered hasMore=true with no rows at offset {offset}; the query cannot be continued")
+                raise ConnectorError(f"NetSuite returned hasMore=true with no rows at offset {offset}; the query cannot be continued")
             offset += len(items)
 
     def update_record(self, record_type: str, record_id: str, values: dict[str, Any]) -> None:
@@ -217,7 +217,7 @@ class NetSuiteConnector:
 
 
 def _select_expression(logical: str, field_name: str) -> str:
-    # NetSuite formats dates for the user's preferences unless told otherwise.
+    # NetSuite formats dates by the user's preferences unless a format is given.
     # NOTE: TO_CHAR gives times in the token user's time zone; set that user's
     # time zone to UTC in NetSuite, or last-modified times are offset by it.
     if logical in DATE_FIELDS:

@@ -36,7 +36,7 @@ class BalanceSnapshot(NamedTuple):
     balance: Decimal
     # When the balance was read from the source; None when it never was.
     as_of: datetime | None
-    # True when the balance comes from stored data because the source did not answer in time.
+    # True when the balance comes from stored data because the source did not respond in time.
     stale: bool
 
 
@@ -55,7 +55,7 @@ class BalanceRefresher:
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="balance-refresh")
 
     def refresh_account_balance(self, account_id: str, *, timeout: float) -> BalanceSnapshot:
-        """Return the account's open balance, from its source if it answers within ``timeout`` seconds."""
+        """Return the account's open balance, from its source if it responds within ``timeout`` seconds."""
         with self.session_factory() as session:
             account = session.get(Account, account_id)
             source = account.source if account else None
@@ -67,7 +67,7 @@ class BalanceRefresher:
         try:
             invoices = future.result(timeout=timeout)
         except FutureTimeout:
-            logger.warning("balance refresh of account %s: %s did not answer within %.1f s; showing stored balance", account_id, source, timeout)
+            logger.warning("balance refresh of account %s: %s timed out after %.1f s; showing stored balance", account_id, source, timeout)
             return self._stored(account_id, source)
         except (ConnectorError, RecordError) as error:
             logger.warning("balance refresh of account %s from %s failed: %s; showing stored balance", account_id, source, error)

@@ -4,7 +4,7 @@ Token requests go to ``{login_url}/services/oauth2/token``. The client
 credentials flow sends the connected app's consumer key and secret; the JWT
 bearer flow sends an RS256-signed assertion (issuer: consumer key, subject:
 the integration user's username, audience: the login URL) that expires
-three minutes after it is made. The answer names the ``instance_url`` that
+three minutes after it is made. The token response contains the ``instance_url`` that
 every later call goes to.
 
 Queries go to ``/services/data/vXX.X/query`` and are followed through
@@ -153,7 +153,7 @@ class SalesforceClient(SourceHttpClient):
                 return
             next_url = page.get("nextRecordsUrl")
             if not next_url:
-                raise ConnectorError("Salesforce answered done=false without a nextRecordsUrl; the query cannot be continued")
+                raise ConnectorError("Salesforce returned done=false without a nextRecordsUrl; the query cannot be continued")
             page = self.send_json("GET", next_url, timeout=timeout)
 
     def describe_fields(self, object_name: str) -> set[str]:

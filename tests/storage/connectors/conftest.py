@@ -82,7 +82,7 @@ def netsuite(connectors_file: ConnectorsFile, netsuite_credentials: NetSuiteCred
 
 
 def soql_router(pages: dict[str, str]):
-    """Return a respx side effect that answers a SOQL query by the object it reads.
+    """Return a respx side effect that returns the recorded result for the object a SOQL query reads.
 
     ``pages`` maps an object name (``FROM Account``) to a fixture file name.
     """

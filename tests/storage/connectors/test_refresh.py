@@ -1,4 +1,4 @@
-"""Balance refresh for the request modal: live when the source answers in time, stored and marked stale otherwise."""
+"""Balance refresh for the request modal: live when the source responds in time, stored and marked stale otherwise."""
 
 from __future__ import annotations
 

@@ -216,7 +216,7 @@ def test_timeout_raises_unavailable(salesforce: SalesforceConnector) -> None:
         with pytest.raises(ConnectorUnavailable) as caught:
             salesforce.fetch_open_invoices("001TEST0000000001AA", timeout=0.5)
 
-    assert "in time" in str(caught.value)
+    assert "timed out on GET /services/data/v62.0/query" in str(caught.value)
 
 
 def test_check_mapping_names_absent_field(salesforce: SalesforceConnector) -> None:

@@ -56,7 +56,7 @@ def test_sync_twice_changes_nothing_second_time(session_factory: sessionmaker[Se
     assert ("accounts", 3) in progress
     assert ("payments", 1) in progress
 
-    # The second run asks only for records changed since the first run's latest one.
+    # The second run requests only records changed since the first run's latest one.
     watermark = datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)
     assert first.watermark == watermark
     second_queries = [call.request.url.params["q"] for call in query.calls[3:]]
