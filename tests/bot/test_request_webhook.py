@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.server import build_asgi_app
 from bot.slack_stub import SlackStub
 from bot.webhooks import SIGNATURE_HEADER, signed_headers
+from bot.workflow import RequestInput
 from storage.db import upgrade_database
 from storage.models import PlanRequest, WebhookDelivery
 from tests.factories import add_past_due_account
@@ -187,3 +189,12 @@ def test_endpoint_absent_without_secret(webhook_app: WebhookApp) -> None:
         response = client.post("/webhooks/requests", json=_body())
 
     assert response.status_code == 404
+
+
+def test_workflow_default_source_slack(webhook_app: WebhookApp) -> None:
+    data = RequestInput(ACCOUNT, "cash_flow", "", Decimal("43.05"), 4, date(2013, 7, 15))
+
+    webhook_app.runtime.workflow.open_request(actor="U00FAKEUSER1", data=data)
+
+    [request] = webhook_app.requests()
+    assert request.source == "slack"
