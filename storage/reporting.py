@@ -33,7 +33,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from storage.audit import to_json_safe
 from storage.models import Agreement, AuditEvent, Installment, Payment, PlanRequest, TermRevision
 
 # Flags that only choose who reviews a plan, so a plan carrying them is still standard.
@@ -328,3 +329,53 @@ def _consistency_groups(requests: list[PlanRequest], bands: Sequence[Decimal]) -
         if len({case.outcome for case in cases}) > 1:
             uneven.append(ConsistencyGroup(grade, band, tuple(cases)))
     return tuple(uneven)
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One line of the report as text: the figure, the group it covers, its value and what it is based on."""
+
+    figure: str
+    group: str
+    value: str
+    basis: str
+
+
+def report_to_dict(report: PlanReport) -> dict[str, Any]:
+    """Return the report as JSON-ready values: Decimals as strings, dates in ISO 8601."""
+    converted = to_json_safe(asdict(report))
+    assert isinstance(converted, dict)
+    return converted
+
+
+def figure_rows(report: PlanReport) -> list[FigureRow]:
+    """Return every figure of the report except the consistency groups, one row each, in a fixed order."""
+    rows = [FigureRow("requests opened", "all", str(report.requests), "")]
+    rows.extend(FigureRow("requests by status", status, str(count), "") for status, count in report.outcomes.items())
+    for tier, stats in report.approval_time_by_tier.items():
+        rows.extend(_duration_rows("approval hours", tier, stats))
+    rows.extend(FigureRow("SLA breaches", action, str(count), "") for action, count in report.sla_breaches.items())
+    if not report.sla_breaches:
+        rows.append(FigureRow("SLA breaches", "all", "0", "no sla.* events"))
+    rows.extend(_duration_rows("hours from approval to acceptance", "all", report.approval_to_acceptance))
+    rows.append(_rate_row("recovery rate %", "collected over scheduled", report.recovery))
+    rows.extend(_rate_row("default rate % by risk grade", grade, value) for grade, value in report.default_rate_by_grade.items())
+    rows.extend(_rate_row("default rate % by tier", tier, value) for tier, value in report.default_rate_by_tier.items())
+    rows.append(_rate_row("decided outside standard policy %", "all", report.outside_standard_policy))
+    return rows
+
+
+def _duration_rows(figure: str, group: str, stats: DurationStats) -> list[FigureRow]:
+    basis = f"{stats.count} decisions" if figure == "approval hours" else f"{stats.count} agreements"
+    return [
+        FigureRow(f"{figure}, median", group, _text(stats.median_hours), basis),
+        FigureRow(f"{figure}, 90th percentile", group, _text(stats.p90_hours), basis),
+    ]
+
+
+def _rate_row(figure: str, group: str, value: Rate) -> FigureRow:
+    return FigureRow(figure, group, _text(value.percent), f"{value.numerator} of {value.denominator}")
+
+
+def _text(value: Decimal | None) -> str:
+    return "n/a" if value is None else str(value)
