@@ -33,7 +33,7 @@ def accepted_plan(workflow: Workflow, database_url: str, monkeypatch: pytest.Mon
     return request_id
 
 
-def test_every_plan_event_names_request_and_revision(workflow: Workflow, accepted_plan: int) -> None:  # noqa: F811
+def test_plan_events_carry_request_and_revision(workflow: Workflow, accepted_plan: int) -> None:  # noqa: F811
     with workflow.session_factory() as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.sequence)).all()
         report = verify_chain(session)

@@ -11,11 +11,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import JSON, Connection, Engine, column, delete, insert, select, text, update
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.audit import GENESIS_HASH, compute_event_hash, record_event, verify_chain
+from storage.db import make_engine, upgrade_database
 from storage.grants import application_grants
 from storage.models import Account, AuditChainHead, AuditEvent, PlanRequest
 
@@ -426,3 +428,38 @@ def test_application_role_cannot_change_events(
 def test_application_grants_reject_odd_role_name() -> None:
     with pytest.raises(ValueError, match="not a plain identifier"):
         application_grants("app; DROP TABLE audit_events")
+
+
+def test_upgrade_chains_existing_events(database_url: str) -> None:
+    upgrade_database(database_url, "0001")
+    engine = make_engine(database_url)
+    old_events = sa_table(
+        "audit_events", column("id"), column("occurred_at"), column("actor"), column("action"),
+        column("request_id"), column("revision"), column("before", JSON()), column("after", JSON()),
+    )
+    try:
+        with engine.begin() as connection:
+            # Ids 5 and 9, as rolled-back transactions leave gaps on PostgreSQL.
+            for event_id, actor in ((5, "UREQ"), (9, "system:policy")):
+                connection.execute(insert(old_events).values(
+                    id=event_id, occurred_at=datetime(2013, 3, 1, 14, 30), actor=actor, action="request.created",
+                    request_id=None, revision=None, before={}, after={"balance": "430.55"},
+                ))
+
+        upgrade_database(database_url)
+
+        with Session(engine) as session:
+            report = verify_chain(session)
+            rows = session.execute(select(EVENTS.c.id, EVENTS.c.actor_kind).order_by(EVENTS.c.sequence)).all()
+            record_event(session, actor="UREQ", action="request.withdrawn", at=AT, request_id=None, revision=None,
+                         before={}, after={})
+            session.commit()
+            after_append = verify_chain(session)
+    finally:
+        engine.dispose()
+
+    assert report.problem is None
+    assert report.checked == 2
+    assert [tuple(row) for row in rows] == [(1, "slack_user"), (2, "system")]
+    assert after_append.problem is None
+    assert after_append.checked == 3
