@@ -229,3 +229,17 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_sequence: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookDelivery(Base):
+    """A signed webhook call already processed; a second call with the same id is a replay."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Which endpoint received it, for example "payments" or "requests".
+    source: Mapped[str] = mapped_column(String(32))
+    # The sender's X-Payplan-Delivery header.
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -431,7 +431,8 @@ def test_application_grants_reject_odd_role_name() -> None:
 
 
 def test_upgrade_chains_existing_events(database_url: str) -> None:
-    upgrade_database(database_url, "0001")
+    # 0002 is the last revision before the hash chain.
+    upgrade_database(database_url, "0002")
     engine = make_engine(database_url)
     old_events = sa_table(
         "audit_events", column("id"), column("occurred_at"), column("actor"), column("action"),
