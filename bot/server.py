@@ -18,11 +18,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.portal import agreement_endpoints
+from bot.request_webhook import request_webhook_endpoint
 from bot.workflow import Workflow
 
 
-def build_asgi_app(*, slack_app: App | None, workflow: Workflow, signing_secret: str | None = None) -> Starlette:
+def build_asgi_app(
+    *,
+    slack_app: App | None,
+    workflow: Workflow,
+    requests_webhook_secret: str | None = None,
+    signing_secret: str | None = None,
+) -> Starlette:
     """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
+
+    ``POST /webhooks/requests`` is served only when ``requests_webhook_secret`` is set.
 
     With ``signing_secret``, a correctly signed button click is acknowledged
     on the event loop at once and dispatched to Bolt after the response is
@@ -65,6 +74,8 @@ def build_asgi_app(*, slack_app: App | None, workflow: Workflow, signing_secret:
     ]
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    if requests_webhook_secret:
+        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret), methods=["POST"]))
     return Starlette(routes=routes)
 
 
