@@ -24,10 +24,10 @@ from bot.messages import request_label
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, route_for, validate_terms
-from policy.facts import compute_facts
+from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status
 from storage.audit import to_json_safe
-from storage.models import ApprovalStep, Assessment, PlanRequest, RequesterWait, TermRevision
+from storage.models import ApprovalStep, Assessment, AuditEvent, PlanRequest, RequesterWait, TermRevision
 from storage.repository import invoice_history
 
 if TYPE_CHECKING:
@@ -95,11 +95,14 @@ class NegotiationMixin:
 
     # Revisions
 
-    def revise(self: Workflow, *, actor: str, request_id: int, terms: ProposedTerms, expected_revision: int) -> int:
-        """Store ``terms`` as a new revision, assess and route it; return the new revision number.
+    def check_revision(
+        self: Workflow, *, actor: str, request_id: int, terms: ProposedTerms, expected_revision: int
+    ) -> tuple[AccountFacts, Terms, int]:
+        """Check a revision before anything is stored; return the facts, the full terms and the other open plans.
 
-        Only the requester may revise. ``expected_revision`` is the revision
-        the requester was looking at, so a stale modal changes nothing.
+        Raises PermissionDenied unless ``actor`` opened the request,
+        AlreadyDecided when ``expected_revision`` is no longer current or the
+        request is closed, and InvalidInput naming each bad field.
         """
         if terms.frequency not in FREQUENCIES:
             raise InvalidInput("The revision has invalid fields.", {"frequency": f"frequency {terms.frequency!r} is not one of {', '.join(FREQUENCIES)}"})
@@ -116,7 +119,18 @@ class NegotiationMixin:
             problems = validate_terms(new_terms, policy=self.policy, as_of=as_of)
             if problems:
                 raise InvalidInput("The revision has invalid fields.", {problem.field: problem.message for problem in problems})
-            other_plans = _other_open_plans(session, request)
+            return facts, new_terms, _other_open_plans(session, request)
+
+    def revise(self: Workflow, *, actor: str, request_id: int, terms: ProposedTerms, expected_revision: int) -> int:
+        """Store ``terms`` as a new revision, assess and route it; return the new revision number.
+
+        Only the requester may revise. ``expected_revision`` is the revision
+        the requester was looking at, so a stale modal changes nothing.
+        """
+        facts, new_terms, other_plans = self.check_revision(actor=actor, request_id=request_id, terms=terms, expected_revision=expected_revision)
+        as_of = facts.as_of
+        with self.session_factory() as session:
+            request = _load_request(session, request_id)
             reason_category, reason_text = request.reason_category, request.reason_text
 
         result = assess(self.policy, facts, new_terms, as_of=as_of, open_plan_count=other_plans)
@@ -281,6 +295,10 @@ class NegotiationMixin:
         self._notify("step_decided", request_id, step_id)
         return DecisionOutcome(request_id, step_id, "escalate", status, None)
 
+    def next_tier_of(self: Workflow, step: ApprovalStep) -> str:
+        """Return the tier an escalation of ``step`` goes to; raise InvalidInput at the top tier."""
+        return _next_tier(self.policy, step.tier, step.revision.request)
+
     def _claim_step(self: Workflow, session: Session, step: ApprovalStep, request: PlanRequest, actor: str, new_status: str, comment: str) -> None:
         """Move a pending step to ``new_status`` unless another click did first, and audit it."""
         claimed = session.execute(
@@ -326,15 +344,9 @@ class NegotiationMixin:
         """
         if not reason.strip():
             raise InvalidInput("A policy exception needs a reason.", {"comment": "Say why the policy should not apply."})
-        top_tier = self.policy.tiers[-1]
         with self.session_factory.begin() as session:
             request = _load_request(session, request_id)
-            if actor not in self.approvers.get(top_tier.name, []):
-                raise PermissionDenied(f"Only a {top_tier.label} approver can grant a policy exception on {request_label(request.id)}.")
-            if actor == request.requested_by:
-                raise PermissionDenied(f"You opened {request_label(request.id)}, so you cannot grant it an exception.")
-            if request.status != Status.INELIGIBLE:
-                raise AlreadyDecided(f"{request_label(request.id)} is {request.status.replace('_', ' ')}, not ineligible, so it needs no exception.")
+            self._check_exception_allowed(request, actor)
             revision = next(rev for rev in request.revisions if rev.number == request.current_revision)
             assessment = revision.assessment
             assert assessment is not None
@@ -349,6 +361,20 @@ class NegotiationMixin:
         logger.info("request %s granted a policy exception by %s", request_id, actor)
         self._notify("exception_granted", request_id)
         return route
+
+    def authorize_exception(self: Workflow, *, actor: str, request_id: int) -> None:
+        """Check that ``actor`` may grant an exception on the request now, without granting it."""
+        with self.session_factory() as session:
+            self._check_exception_allowed(_load_request(session, request_id), actor)
+
+    def _check_exception_allowed(self: Workflow, request: PlanRequest, actor: str) -> None:
+        top_tier = self.policy.tiers[-1]
+        if actor not in self.approvers.get(top_tier.name, []):
+            raise PermissionDenied(f"Only a {top_tier.label} approver can grant a policy exception on {request_label(request.id)}.")
+        if actor == request.requested_by:
+            raise PermissionDenied(f"You opened {request_label(request.id)}, so you cannot grant it an exception.")
+        if request.status != Status.INELIGIBLE:
+            raise AlreadyDecided(f"{request_label(request.id)} is {request.status.replace('_', ' ')}, not ineligible, so it needs no exception.")
 
     # Helpers
 
@@ -418,3 +444,42 @@ def _terms_snapshot(revision: TermRevision) -> dict[str, Any]:
         "frequency": revision.frequency,
         "first_due_date": revision.first_due_date,
     })
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """The latest request for changes on a revision: who asked, why, and the terms they proposed."""
+
+    actor: str
+    comment: str
+    proposal: ProposedTerms | None
+
+
+def latest_change_request(session: Session, request: PlanRequest) -> ChangeRequest | None:
+    """Return the change request made on the current revision, if any, from the audit trail."""
+    event = session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.request_id == request.id,
+            AuditEvent.action == f"status.{Status.CHANGES_REQUESTED.value}",
+            AuditEvent.revision == request.current_revision,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        return None
+    raw = event.after.get("proposal")
+    proposal = None
+    if raw:
+        proposal = ProposedTerms(
+            down_payment=Decimal(raw["down_payment"]),
+            installment_count=int(raw["installment_count"]),
+            frequency=raw["frequency"],
+            first_due_date=date.fromisoformat(raw["first_due_date"]),
+        )
+    return ChangeRequest(event.actor, str(event.after.get("comment", "")), proposal)
+
+
+def current_terms(revision: TermRevision) -> ProposedTerms:
+    return ProposedTerms(revision.down_payment, revision.installment_count, revision.frequency, revision.first_due_date)
