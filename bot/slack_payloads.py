@@ -295,3 +295,18 @@ def grade_modal_state(grade: str, reason: str = "") -> dict[str, Any]:
         Block.GRADE: {Action.GRADE: {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": grade}, "value": grade}}},
         **comment_modal_state(reason),
     }
+
+
+def event_body(event: dict[str, Any], event_id: str = "Ev00000001") -> str:
+    """Build the JSON body of an Events API callback carrying ``event``; send it as application/json."""
+    return json.dumps(
+        {
+            "token": FAKE_VERIFICATION_TOKEN,
+            "team_id": FAKE_TEAM_ID,
+            "api_app_id": FAKE_APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000000,
+        }
+    )
