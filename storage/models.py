@@ -157,7 +157,7 @@ class ApprovalStep(Base):
     tier: Mapped[str] = mapped_column(String(64))
     # waiting (an earlier step is open), pending, approved, rejected,
     # changes_requested, escalated, superseded
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     comment: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,4 @@
-"""Add request notes, grade overrides, requester waits and thread files.
+"""Add request notes, grade overrides, requester waits, thread files and longer step statuses.
 
 Revision ID: 0002_slack_flow
 Revises: 0001
@@ -19,6 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # "changes_requested" is longer than the first schema's 16 characters.
+    with op.batch_alter_table("approval_steps") as batch:
+        batch.alter_column("status", type_=sa.String(length=32), existing_type=sa.String(length=16), existing_nullable=False)
     with op.batch_alter_table("plan_requests") as batch:
         batch.add_column(sa.Column("notes", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("assessments") as batch:
@@ -65,3 +68,5 @@ def downgrade() -> None:
         batch.drop_column("grade_override")
     with op.batch_alter_table("plan_requests") as batch:
         batch.drop_column("notes")
+    with op.batch_alter_table("approval_steps") as batch:
+        batch.alter_column("status", type_=sa.String(length=16), existing_type=sa.String(length=32), existing_nullable=False)
