@@ -30,7 +30,7 @@ from policy.facts import compute_facts
 
 logger = logging.getLogger(__name__)
 
-# Words with which approvers answer in a thread instead of clicking. Nothing is
+# Words with which approvers reply in a thread instead of clicking. Nothing is
 # decided from them: the approver gets the buttons back.
 APPROVAL_WORDS = re.compile(
     r"\b(approved?|approving|lgtm|looks good|sounds good|good to go|go ahead|signed off|sign off|ok to proceed|reject(ed)?)\b|:\+1:|:white_check_mark:",
@@ -59,6 +59,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
         try:
             view = build()
         except PayplanError as error:
+            logger.info("%s by %s not allowed: %s", body["actions"][0]["action_id"], body["user"]["id"], error.code)
             tell_user(client, body, error.user_message)
             return
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -172,7 +173,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
         ack()
         run_reporting_errors(client, user_id, lambda: workflow.escalate(actor=user_id, step_id=step_id, reason=reason))
 
-    # The requester: revise terms, withdraw, answer an information request.
+    # The requester: revise terms, withdraw, supply requested information.
 
     def requester_request(body: dict[str, Any], verb: str) -> PlanRequest:
         request_id = int(body["actions"][0]["value"])
@@ -338,7 +339,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
 
 
 def nudge_with_buttons(workflow: Workflow, client: WebClient, channel: str, thread_ts: str, user_id: str) -> None:
-    """Answer an approver's free-text approval with the step's buttons, visible to them only."""
+    """Reply to an approver's free-text approval with the step's buttons, visible to them only."""
     with workflow.session_factory() as session:
         request = session.scalar(select(PlanRequest).where(PlanRequest.slack_ts == thread_ts))
         if request is None:

@@ -40,18 +40,9 @@ FREQUENCIES = ("weekly", "biweekly", "monthly")
 REVISABLE_STATUSES = frozenset(
     {Status.PENDING_APPROVAL, Status.CHANGES_REQUESTED, Status.WAITING_ON_REQUESTER, Status.INELIGIBLE}
 )
-WITHDRAWABLE_STATUSES = frozenset(
-    {
-        Status.REQUESTED,
-        Status.ASSESSED,
-        Status.PENDING_APPROVAL,
-        Status.WAITING_ON_REQUESTER,
-        Status.CHANGES_REQUESTED,
-        Status.INELIGIBLE,
-        Status.APPROVED,
-        Status.SENT_TO_CUSTOMER,
-    }
-)
+# The lifecycle also allows withdrawing an approved request, but an agreement
+# link may then be out, so the requester withdraws only before approval.
+WITHDRAWABLE_STATUSES = REVISABLE_STATUSES | {Status.REQUESTED, Status.ASSESSED}
 SYSTEM_ACTOR_PREFIX = "system:"
 
 

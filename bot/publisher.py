@@ -165,7 +165,7 @@ class SlackPublisher:
         self.refresh_homes(request_id)
 
     def refresh_homes(self, request_id: int) -> None:
-        """Republish the App Home of everyone who sees ``request_id`` there."""
+        """Republish the App Home of everyone whose Home lists ``request_id``."""
         if self.workflow is None:
             return
         for user in sorted(home_viewers(self.workflow, request_id)):

@@ -50,7 +50,7 @@ def build_slack_app(
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         text = (body.get("text") or "").strip()
         if text.lower() not in ("", "new"):
-            # Text subcommands read the database and answer within the ack, ephemerally.
+            # Text subcommands read the database and reply within the ack, ephemerally.
             ack(text=run_command(workflow, body["user_id"], text))
             return
         ack()
