@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot import blocks, modals
-from bot.errors import InvalidInput, PayplanError
+from bot.errors import InvalidInput, NotFound, PayplanError, PermissionDenied
 from bot.ids import Action, Block, Callback
 from bot.messages import money, request_label
 from bot.negotiation import FREQUENCIES, ProposedTerms, counter_proposal, current_terms, latest_change_request
@@ -180,9 +180,9 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
         with workflow.session_factory() as session:
             request = session.get(PlanRequest, request_id)
             if request is None:
-                raise InvalidInput(f"{request_label(request_id)} was not found.")
+                raise NotFound(f"{request_label(request_id)} was not found.")
             if request.requested_by != body["user"]["id"]:
-                raise InvalidInput(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can {verb} it.")
+                raise PermissionDenied(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can {verb} it.")
             session.expunge(request)
             return request
 

@@ -211,6 +211,7 @@ class NegotiationMixin:
             "route": result.route,
             "flags": [flag.code for flag in result.flags],
             "summary_source": summary.get("source"),
+            "prompt_version": summary.get("prompt_version"),
         })
         if not result.eligible:
             self._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
