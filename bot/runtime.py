@@ -81,6 +81,7 @@ def build_runtime(
         policy=policy,
         approvers=settings.approvers,
         agreement_url=workflow.agreement_url,
+        workflow=workflow,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     slack_app = build_slack_app(

@@ -15,7 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Literal, Protocol
+from collections.abc import Callable, Collection
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,13 +28,15 @@ from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
 from bot.messages import request_label
+from bot.negotiation import FREQUENCIES, NegotiationMixin
+from bot.review import ReviewMixin, missing_acknowledgements
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status, check_transition
 from storage.audit import record_event, to_json_safe
-from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, PlanRequest, TermRevision
+from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
 from storage.repository import invoice_history
 
 logger = logging.getLogger(__name__)
@@ -64,6 +67,10 @@ class RequestInput:
     down_payment: Decimal
     installment_count: int
     first_due_date: date
+    # NOTE: stored on the revision; the schedule is still computed monthly
+    # until the policy engine takes the frequency into account.
+    frequency: str = "monthly"
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,12 +94,12 @@ class AgreementTerms:
 class DecisionOutcome:
     request_id: int
     step_id: int
-    decision: Decision
+    decision: Decision | Literal["escalate", "request_changes"]
     request_status: str
     agreement_url: str | None
 
 
-class Workflow:
+class Workflow(NegotiationMixin, ReviewMixin):
     def __init__(
         self,
         *,
@@ -128,6 +135,10 @@ class Workflow:
             errors["reason_category"] = f"reason {data.reason_category!r} is not one of {', '.join(REASON_CATEGORIES)}"
         if len(data.reason_text) > MAX_REASON_LENGTH:
             errors["reason_text"] = f"reason text is {len(data.reason_text)} characters; the limit is {MAX_REASON_LENGTH}"
+        if len(data.notes) > MAX_REASON_LENGTH:
+            errors["notes"] = f"notes are {len(data.notes)} characters; the limit is {MAX_REASON_LENGTH}"
+        if data.frequency not in FREQUENCIES:
+            errors["frequency"] = f"frequency {data.frequency!r} is not one of {', '.join(FREQUENCIES)}"
 
         as_of = self.today()
         with self.session_factory() as session:
@@ -211,6 +222,7 @@ class Workflow:
                 as_of=facts.as_of,
                 reason_category=data.reason_category,
                 reason_text=data.reason_text,
+                notes=data.notes,
                 current_revision=1,
                 idempotency_key=idempotency_key,
                 created_at=now,
@@ -225,7 +237,7 @@ class Workflow:
                 balance=terms.balance,
                 down_payment=terms.down_payment,
                 installment_count=terms.installment_count,
-                frequency="monthly",
+                frequency=data.frequency,
                 first_due_date=terms.first_due_date,
                 created_by=actor,
                 created_at=now,
@@ -234,51 +246,21 @@ class Workflow:
             session.flush()
             self._audit(session, actor, "request.created", request, {}, _request_snapshot(request, revision))
 
-            session.add(
-                Assessment(
-                    revision_id=revision.id,
-                    policy_version=result.policy_version,
-                    eligible=result.eligible,
-                    risk_grade=result.risk_grade,
-                    route=list(result.route),
-                    flags=[flag.to_dict() for flag in result.flags],
-                    risk_factors=[factor.to_dict() for factor in result.risk_factors],
-                    facts=facts.to_dict(),
-                    schedule=[payment.to_dict() for payment in result.schedule],
-                    summary=summary.to_dict(),
-                    created_at=now,
-                )
-            )
-            self._set_status(session, request, Status.ASSESSED, "system:policy", {
-                "policy_version": result.policy_version,
-                "eligible": result.eligible,
-                "risk_grade": result.risk_grade,
-                "route": result.route,
-                "flags": [flag.code for flag in result.flags],
-                "summary_source": summary.source,
-                "prompt_version": summary.prompt_version,
-            })
-
-            if not result.eligible:
-                # TODO: let a top-tier approver grant an exception; until then
-                # an ineligible request ends here.
-                self._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
-                return request.id
-
-            for sequence, tier in enumerate(result.route, start=1):
-                status = "pending" if sequence == 1 else "waiting"
-                session.add(ApprovalStep(revision_id=revision.id, sequence=sequence, tier=tier, status=status))
-            self._set_status(session, request, Status.PENDING_APPROVAL, "system:policy", {"route": result.route})
+            self._store_assessment(session, request, revision, result, facts.to_dict(), summary.to_dict())
             return request.id
 
     # Decisions
 
-    def decide(self, *, actor: str, step_id: int, decision: Decision, comment: str = "") -> DecisionOutcome:
+    def decide(
+        self, *, actor: str, step_id: int, decision: Decision, comment: str = "", acknowledged: Collection[str] = ()
+    ) -> DecisionOutcome:
         """Record an approver's decision on one approval step.
 
         Raises PermissionDenied unless ``actor`` is an approver of the step's
-        tier and did not open the request, and AlreadyDecided when the step
-        was decided before (a double click, a retry, or another approver).
+        tier and did not open the request, AlreadyDecided when the step was
+        decided before (a double click, a retry, or another approver), and
+        InvalidInput when an approval lacks an acknowledgement of an agent
+        signal or policy deviation (``acknowledged`` holds their keys).
         """
         if decision not in ("approve", "reject"):
             raise InvalidInput(f"decision {decision!r} is not one of approve, reject")
@@ -288,6 +270,13 @@ class Workflow:
         agreement_url = None
         with self.session_factory.begin() as session:
             step, revision, request = self._load_step_for_decision(session, step_id, actor)
+            if decision == "approve":
+                missing = missing_acknowledgements(revision.assessment, acknowledged)
+                if missing:
+                    raise InvalidInput(
+                        "Tick each acknowledgement before approving: " + "; ".join(item.text for item in missing),
+                        {"acknowledgements": "Tick every item to confirm you read it."},
+                    )
             now = self.clock.now()
             new_status = "approved" if decision == "approve" else "rejected"
             claimed = session.execute(
@@ -306,7 +295,7 @@ class Workflow:
                 f"step.{new_status}",
                 request,
                 {"step": step.sequence, "tier": step.tier, "status": "pending"},
-                {"step": step.sequence, "tier": step.tier, "status": new_status, "comment": comment},
+                {"step": step.sequence, "tier": step.tier, "status": new_status, "comment": comment, "acknowledged": sorted(acknowledged)},
             )
 
             if decision == "reject":
@@ -359,7 +348,12 @@ class Workflow:
                 f"You already decided another step of {request_label(request.id)}, so a different approver must decide this one."
             )
         if revision.number != request.current_revision:
-            raise AlreadyDecided(f"These buttons belong to revision {revision.number}, which was superseded.")
+            raise AlreadyDecided(
+                f"These buttons belong to revision {revision.number} of {request_label(request.id)}, which was superseded "
+                f"by revision {request.current_revision}. Nothing was changed; use the buttons of the latest revision."
+            )
+        if request.status == Status.WAITING_ON_REQUESTER:
+            raise AlreadyDecided(f"{request_label(request.id)} is waiting on its requester for information; decide it once they answer.")
         if step.status != "pending":
             raise AlreadyDecided(
                 f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided: {step.status}."

@@ -93,6 +93,8 @@ class PlanRequest(Base):
     as_of: Mapped[date] = mapped_column(Date)
     reason_category: Mapped[str] = mapped_column(String(32))
     reason_text: Mapped[str] = mapped_column(Text, default="")
+    # Free-text notes from the request modal, shown in the thread.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     current_revision: Mapped[int] = mapped_column(Integer, default=1)
     # Slack's view id for modal submissions, so a retried submission finds
     # the request it already created instead of opening a second one.
@@ -143,6 +145,10 @@ class Assessment(Base):
     schedule: Mapped[list[Any]] = mapped_column(JSON)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A credit analyst's grade, kept beside the computed ``risk_grade``.
+    grade_override: Mapped[str | None] = mapped_column(String(1))
+    grade_override_reason: Mapped[str | None] = mapped_column(Text)
+    grade_reviewed_by: Mapped[str | None] = mapped_column(String(64))
 
     revision: Mapped[TermRevision] = relationship(back_populates="assessment")
 
@@ -155,8 +161,9 @@ class ApprovalStep(Base):
     revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), index=True)
     sequence: Mapped[int] = mapped_column(Integer)
     tier: Mapped[str] = mapped_column(String(64))
-    # waiting (an earlier step is open), pending, approved, rejected, superseded
-    status: Mapped[str] = mapped_column(String(16))
+    # waiting (an earlier step is open), pending, approved, rejected,
+    # changes_requested, escalated, superseded
+    status: Mapped[str] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     comment: Mapped[str | None] = mapped_column(Text)
@@ -283,3 +290,35 @@ class WriteBackTask(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RequesterWait(Base):
+    """A period in which a request waited on its requester for documents or information.
+
+    The approval clock excludes these periods; ``ended_at`` is None while the
+    request still waits.
+    """
+
+    __tablename__ = "requester_waits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    asked_by: Mapped[str] = mapped_column(String(64))
+    # What the requester must supply, in the asker's words.
+    missing: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RequestFile(Base):
+    """A file shared in a request's Slack thread, recorded with the request."""
+
+    __tablename__ = "request_files"
+    __table_args__ = (UniqueConstraint("request_id", "slack_file_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    slack_file_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    shared_by: Mapped[str] = mapped_column(String(64))
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime)
