@@ -125,6 +125,8 @@ def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     narrative = escape_mrkdwn(content.get("narrative", ""))
     if summary.get("source") == "offline":
         source = "Offline summary written from computed facts (no language model)."
+        if summary.get("fallback_reason"):
+            source += f" Reason: {escape_mrkdwn(summary['fallback_reason'])}."
     else:
         source = f"Written by {summary.get('model')} from computed facts; it cannot approve or change the policy result."
     blocks: list[SlackBlock] = [SectionBlock(text=f"*{headline}*\n{narrative}")]
