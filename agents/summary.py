@@ -45,6 +45,7 @@ MAX_QUESTIONS = 3
 MAX_REASON_CHARS = 2000
 # Upper bound on the tokens of one response; a longer one is cut off and rejected.
 MAX_OUTPUT_TOKENS = 1000
+LENGTH_FAILURE = "the response was cut off at the output token limit (finish_reason length)"
 # A summary that fails the grounding check is generated once more, then replaced.
 MAX_GENERATIONS = 2
 # Maximum length of a stored fallback_reason, so a verbose error body cannot bloat the record.
@@ -270,6 +271,7 @@ class Summarizer:
                 # The catch is broad on purpose. Besides openai's errors, a malformed
                 # response surfaces as ValueError, KeyError, TypeError or a pydantic
                 # ValidationError, and none of them may block the approval flow.
+                usage.add_from_error(exc)
                 return self._failure_record(inp, started, exc, usage=usage)
 
             problem = check_output(parsed, fact_index, sent_reason)
@@ -308,7 +310,7 @@ class Summarizer:
         usage.add(raw)
         finish_reason = raw.response_metadata.get("finish_reason")
         if finish_reason == "length":
-            raise SummaryFailure("the response was cut off at the output token limit (finish_reason length)")
+            raise SummaryFailure(LENGTH_FAILURE)
         parsing_error = result["parsing_error"]
         if parsing_error is not None:
             raise parsing_error
@@ -372,7 +374,16 @@ class _Usage:
         self.grounding_failures = 0
 
     def add(self, raw: BaseMessage) -> None:
-        input_tokens, output_tokens = _token_counts(raw)
+        self._add_counts(*_token_counts(raw))
+
+    def add_from_error(self, error: BaseException) -> None:
+        """Count the tokens of a response that openai rejected, such as one cut off at the limit."""
+        completion = getattr(error, "completion", None)
+        counts = getattr(completion, "usage", None)
+        if counts is not None:
+            self._add_counts(counts.prompt_tokens, counts.completion_tokens)
+
+    def _add_counts(self, input_tokens: int | None, output_tokens: int | None) -> None:
         if input_tokens is not None:
             self.input_tokens = (self.input_tokens or 0) + input_tokens
         if output_tokens is not None:
@@ -480,6 +491,8 @@ def describe_error(error: BaseException, *, secret: str | None = None) -> str:
         text = f"model refused: {error}"
     elif isinstance(error, SummaryFailure):
         text = str(error)
+    elif isinstance(error, openai.LengthFinishReasonError):
+        text = LENGTH_FAILURE
     elif isinstance(error, ValidationError):
         # Leave out the input values pydantic would print, because they echo model output.
         problems = []
