@@ -166,15 +166,8 @@ class Workflow:
             logger.info("request %s already exists for key %s; not opening another", existing, idempotency_key)
             return existing
 
-        terms, facts = self.check_request(data)
-        as_of = facts.as_of
-        with self.session_factory() as session:
-            open_plans = self._open_plan_count(session, data.account_id)
-        result = assess(self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans)
-        # Signals found by keyword may add flags and a legal review step, never remove one.
-        signal_effect = apply_signals(result, detect_signals(data.reason_text), legal_tier=self.policy.legal_review.tier.name)
-        result = replace(result, flags=[*result.flags, *signal_effect.added_flags], route=signal_effect.route_after(result.route))
-        summary_input = self._summary_input(data, terms, facts, result)
+        terms, facts, result = self.assess_request(data)
+        summary_input = self.summary_input(data, terms, facts, result)
         # The model is slow, so its summary follows after the request is stored
         # and posted; until then the thread shows the offline summary.
         uses_model = getattr(self.summarizer, "uses_model", True)
@@ -200,7 +193,22 @@ class Workflow:
             self.summary_jobs.submit(request_id, summary_input)
         return request_id
 
-    def _summary_input(self, data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:
+    def assess_request(self, data: RequestInput) -> tuple[Terms, AccountFacts, PolicyAssessment]:
+        """Validate and assess a request without storing it, with keyword signals applied.
+
+        Signals found by keyword may add flags and a legal review step; they
+        never remove one (see ``policy.signals``).
+        """
+        terms, facts = self.check_request(data)
+        with self.session_factory() as session:
+            open_plans = self._open_plan_count(session, data.account_id)
+        result = assess(self.policy, facts, terms, as_of=facts.as_of, open_plan_count=open_plans)
+        effect = apply_signals(result, detect_signals(data.reason_text), legal_tier=self.policy.legal_review.tier.name)
+        result = replace(result, flags=[*result.flags, *effect.added_flags], route=effect.route_after(result.route))
+        return terms, facts, result
+
+    def summary_input(self, data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:
+        """Collect what the summary draws on: facts, invoices, prior plans and the policy result."""
         with self.session_factory() as session:
             account = session.get(Account, data.account_id)
             invoices = invoice_history(session, data.account_id)
