@@ -118,7 +118,12 @@ def root_message(request: PlanRequest, revision: TermRevision, assessment: Asses
     return text, blocks
 
 
-def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
+def summary_message(assessment: Assessment, currency: str | None = None) -> tuple[str, list[SlackBlock]]:
+    """Build the thread's summary message.
+
+    With ``currency``, a line of key amounts is formatted from the stored
+    Decimal facts, so the amounts approvers rely on never come from model text.
+    """
     summary = assessment.summary
     content = summary.get("summary", {})
     headline = escape_mrkdwn(content.get("headline", "Account summary"))
@@ -134,6 +139,13 @@ def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     if signals:
         lines = "\n".join(f"• {signal['kind'].replace('_', ' ')}: “{escape_mrkdwn(signal['quote'])}”" for signal in signals)
         blocks.append(SectionBlock(text=f"*Signals in the reason text*\n{lines}"))
+    if currency is not None and assessment.facts:
+        facts = assessment.facts
+        figures = (
+            f"Open balance {money(facts['open_balance'], currency)} · past due {money(facts['past_due_balance'], currency)} · "
+            f"disputed {money(facts['disputed_open_balance'], currency)} · as of {day(facts['as_of'])}"
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=figures)]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=source)]))
     return f"Summary: {headline}", blocks
 

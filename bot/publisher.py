@@ -52,7 +52,7 @@ class SlackPublisher:
                 request.slack_channel, request.slack_ts = channel, ts
                 session.commit()
 
-                text, summary_blocks = blocks.summary_message(assessment)
+                text, summary_blocks = blocks.summary_message(assessment, self.policy.currency)
                 assessment.summary_slack_ts = self._reply(channel, ts, text, summary_blocks)
                 session.commit()
                 for text, thread_blocks in (
@@ -75,7 +75,7 @@ class SlackPublisher:
                 logger.warning("request %s has no summary message in Slack; the new summary is stored only", request_id)
                 return
             try:
-                text, summary_blocks = blocks.summary_message(assessment)
+                text, summary_blocks = blocks.summary_message(assessment, self.policy.currency)
                 self.client.chat_update(
                     channel=request.slack_channel, ts=assessment.summary_slack_ts, text=text, blocks=blocks.as_dicts(summary_blocks)
                 )

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -198,9 +199,16 @@ def test_usage_report_sums_tokens_and_cost(session_factory: sessionmaker[Session
     summarizer.release.set()
     workflow = make_workflow(session_factory, summarizer)
     workflow.summary_jobs.prices = {"gpt-4o-mini": ModelPrice(input_per_million=Decimal("0.15"), output_per_million=Decimal("0.60"))}
+    labels = {"model": "gpt-4o-mini-2024-07-18", "direction": "input"}
+    tokens_before = REGISTRY.get_sample_value("payplan_llm_tokens_total", labels) or 0.0
+    grounded_before = REGISTRY.get_sample_value("payplan_summary_grounding_checks_total", {"result": "grounded"}) or 0.0
 
     workflow.open_request(actor=REQUESTER, data=request_input())
     workflow.summary_jobs.wait(timeout=30)
+
+    # /metrics serves the default registry.
+    assert REGISTRY.get_sample_value("payplan_llm_tokens_total", labels) == tokens_before + 1000
+    assert REGISTRY.get_sample_value("payplan_summary_grounding_checks_total", {"result": "grounded"}) == grounded_before + 1
 
     with workflow.session_factory() as session:
         rows = usage_by_day_and_model(session, since=date(2000, 1, 1))
