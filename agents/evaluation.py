@@ -22,7 +22,7 @@ from policy.facts import AccountFacts
 
 
 class CaseError(ValueError):
-    """An evaluation case file is missing a field or holds an invalid value."""
+    """An evaluation case file is missing a field or contains an invalid value."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,12 @@ Rate limits (HTTP 429) and server errors (HTTP 5xx) are retried with
 exponential backoff, or after the server's ``Retry-After`` when it sends one.
 Quota errors (``insufficient_quota``, also HTTP 429) and context-length errors
 are not retried, because another attempt cannot succeed. A timeout is not
-retried either, so one summary never waits more than ``max_attempts`` times
-the timeout plus the backoff waits.
+retried either, so the wait for one summary is bounded by ``max_attempts``
+calls and the capped waits between them.
+
+NOTE: the timeout given to ChatOpenAI is httpx's per-operation timeout
+(connect, each read, each write), not a deadline for the whole response, so
+a server that keeps sending slowly can hold one attempt longer.
 """
 
 from __future__ import annotations

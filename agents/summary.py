@@ -31,6 +31,7 @@ from agents.redaction import Redactor
 from agents.retries import RetryPolicy, call_with_retries
 from agents.prompting import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Prompt, load_prompt, neutralize_markers
 from policy.facts import AccountFacts, InvoiceRecord
+from policy.signals import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +53,6 @@ MAX_GENERATIONS = 2
 MAX_FALLBACK_REASON_CHARS = 300
 
 OFFLINE_MARKER = "Offline summary (no language model)"
-
-SignalKind = Literal[
-    "hardship",
-    "dispute",
-    "bankruptcy",
-    "legal_representation",
-    "deceased",
-    "vulnerable_customer",
-    "possible_fraud",
-    "instruction_to_model",
-]
 
 
 # The length limits below are checked by validators, not by Field constraints,
@@ -393,7 +383,7 @@ class _Usage:
 def offline_record(
     inp: SummaryInput, *, reason: str, fallback_used: bool = False, model: str | None = None
 ) -> SummaryRecord:
-    """Return the offline summary as a record; it needs no model and never fails."""
+    """Return the offline summary as a record, written without a model."""
     return SummaryRecord(
         summary=offline_summary(inp),
         source="offline",

@@ -67,7 +67,7 @@ class SlackPublisher:
                 logger.error("posting request %s to Slack failed: %s", request_id, error.response.get("error"))
 
     def summary_updated(self, request_id: int) -> None:
-        """Replace the thread's summary message with the stored summary, and post any added step."""
+        """Replace the thread's summary message with the stored summary."""
         with self.session_factory() as session:
             request, revision = self._load(session, request_id)
             assessment = revision.assessment

@@ -1,6 +1,6 @@
 """The model path against recorded and shaped responses: failures, grounding, injection and privacy.
 
-Every request goes to http://openai.test/v1 and is answered by a respx route.
+Every request goes to http://openai.test/v1 and is served by a respx route.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tests.factories import add_past_due_account
 
 
 class SlowModelSummarizer:
-    """Stands in for a model that answers only when the test releases it."""
+    """Stands in for a model that returns only when the test releases it."""
 
     model = "gpt-4o-mini"
     uses_model = True
@@ -41,19 +41,13 @@ class SlowModelSummarizer:
         summary = AccountSummary(
             headline="Model headline", narrative="Model narrative.", key_facts=[], signals=self.signals, questions=[]
         )
-        return SummaryRecord(
+        return replace_record(
             summary=summary,
-            source="openai",
             model="gpt-4o-mini-2024-07-18",
-            prompt_name="account_summary",
-            prompt_version=2,
             input_tokens=1000,
             output_tokens=200,
             latency_ms=1234,
-            fallback_used=False,
-            fallback_reason=None,
             grounding_checks=1,
-            grounding_failures=0,
         )
 
 
@@ -98,7 +92,7 @@ def test_open_request_does_not_wait_for_model(session_factory: sessionmaker[Sess
     summarizer = SlowModelSummarizer()
     workflow = make_workflow(session_factory, summarizer)
 
-    # The model has not answered, yet the request is stored and announced.
+    # The model has not returned, yet the request is stored and announced.
     request_id = workflow.open_request(actor=REQUESTER, data=request_input())
 
     assessment = stored_assessment(workflow, request_id)

@@ -1,4 +1,4 @@
-"""A slow model over real HTTP: Slack is answered and the thread posted before the model's summary."""
+"""A slow model over real HTTP: Slack gets its response and the thread is posted before the model's summary."""
 
 from __future__ import annotations
 
