@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli_agent import agent_app
+from bot import cli_audit, cli_report
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
 
@@ -24,6 +25,8 @@ import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(agent_app, name="agent")
+app.add_typer(cli_audit.app, name="audit")
+app.add_typer(cli_report.app, name="report")
 
 console = Console()
 error_console = Console(stderr=True)
