@@ -132,8 +132,10 @@ class SummaryJobs:
             done.append(f"request {request.id}: signal flags added: {', '.join(codes)}")
 
         if effect.added_route:
-            # Claim the request row, so a decision that finishes the route at
-            # the same time cannot approve without the added step.
+            # Claim the request row before adding the step.
+            # NOTE: a decision whose transaction read the steps before this
+            # commit can still approve the last step without the added one;
+            # the audit's route.extended event shows when that happened.
             claimed = session.execute(
                 update(PlanRequest)
                 .where(PlanRequest.id == request.id, PlanRequest.status == Status.PENDING_APPROVAL.value)
