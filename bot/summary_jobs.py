@@ -72,7 +72,7 @@ class SummaryJobs:
         return True
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until every queued summary has finished, for tests and the command line."""
+        """Block until every queued summary has finished; tests use it."""
         with self._lock:
             pending = list(self._futures)
         wait(pending, timeout=timeout)
