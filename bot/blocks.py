@@ -192,13 +192,20 @@ def grade_text(assessment: Assessment) -> str:
     return assessment.risk_grade
 
 
-def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
+def summary_message(assessment: Assessment, currency: str | None = None) -> tuple[str, list[SlackBlock]]:
+    """Build the thread's summary message.
+
+    With ``currency``, a line of key amounts is formatted from the stored
+    Decimal facts, so the amounts approvers rely on never come from model text.
+    """
     summary = assessment.summary
     content = summary.get("summary", {})
     headline = escape_mrkdwn(content.get("headline", "Account summary"))
     narrative = escape_mrkdwn(content.get("narrative", ""))
     if summary.get("source") == "offline":
         source = "Offline summary written from computed facts (no language model)."
+        if summary.get("fallback_reason"):
+            source += f" Reason: {escape_mrkdwn(summary['fallback_reason'])}."
     else:
         source = f"Written by {summary.get('model')} from computed facts; it cannot approve or change the policy result."
     blocks: list[SlackBlock] = [SectionBlock(text=f"*{headline}*\n{narrative}")]
@@ -206,6 +213,13 @@ def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     if signals:
         lines = "\n".join(f"• {signal['kind'].replace('_', ' ')}: “{escape_mrkdwn(signal['quote'])}”" for signal in signals)
         blocks.append(SectionBlock(text=f"*Signals in the reason text*\n{lines}"))
+    if currency is not None and assessment.facts:
+        facts = assessment.facts
+        figures = (
+            f"Open balance {money(facts['open_balance'], currency)} · past due {money(facts['past_due_balance'], currency)} · "
+            f"disputed {money(facts['disputed_open_balance'], currency)} · as of {day(facts['as_of'])}"
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=figures)]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=source)]))
     return f"Summary: {headline}", blocks
 

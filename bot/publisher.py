@@ -62,8 +62,10 @@ class SlackPublisher:
                 request.slack_channel, request.slack_ts = channel, ts
                 session.commit()
 
+                text, summary_blocks = blocks.summary_message(assessment, self.policy.currency)
+                assessment.summary_slack_ts = self._reply(channel, ts, text, summary_blocks)
+                session.commit()
                 for text, thread_blocks in (
-                    blocks.summary_message(assessment),
                     blocks.assessment_message(assessment, self.tier_labels),
                     blocks.schedule_message(assessment, self.policy.currency),
                 ):
@@ -74,6 +76,22 @@ class SlackPublisher:
             except SlackApiError as error:
                 logger.error("posting request %s to Slack failed: %s", request_id, error.response.get("error"))
         self.refresh_homes(request_id)
+
+    def summary_updated(self, request_id: int) -> None:
+        """Replace the thread's summary message with the stored summary."""
+        with self.session_factory() as session:
+            request, revision = self._load(session, request_id)
+            assessment = revision.assessment
+            if assessment is None or assessment.summary_slack_ts is None or request.slack_channel is None:
+                logger.warning("request %s has no summary message in Slack; the new summary is stored only", request_id)
+                return
+            try:
+                text, summary_blocks = blocks.summary_message(assessment, self.policy.currency)
+                self.client.chat_update(
+                    channel=request.slack_channel, ts=assessment.summary_slack_ts, text=text, blocks=blocks.as_dicts(summary_blocks)
+                )
+            except SlackApiError as error:
+                logger.error("updating the summary of request %s in Slack failed: %s", request_id, error.response.get("error"))
 
     def step_decided(self, request_id: int, step_id: int) -> None:
         with self.session_factory() as session:

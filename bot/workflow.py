@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from collections.abc import Callable, Collection
@@ -22,8 +22,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.summary import SummaryInput, SummaryRecord
+from agents.facts_bundle import PriorPlan
+from agents.summary import SummaryInput, SummaryRecord, detect_signals, offline_record
 from bot import metrics
+from bot.agent_usage import record_run
+from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
@@ -35,12 +38,14 @@ from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
 from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
 from storage.repository import invoice_history
 
 logger = logging.getLogger(__name__)
 
+PENDING_SUMMARY_NOTE = "the language model's summary is being written"
 REASON_CATEGORIES = ("hardship", "dispute", "cash_flow", "other")
 MAX_REASON_LENGTH = 3000
 
@@ -112,6 +117,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
         link_signer: LinkSigner,
         agreement_link_days: int = 14,
         notifier: Notifier | None = None,
+        summary_jobs: SummaryJobs | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
@@ -122,6 +128,11 @@ class Workflow(NegotiationMixin, ReviewMixin):
         self.link_signer = link_signer
         self.agreement_link_days = agreement_link_days
         self.notifier = notifier
+        # Model summaries run after the request is stored; see bot.summary_jobs.
+        self.summary_jobs = summary_jobs or SummaryJobs(
+            session_factory=session_factory, summarizer=summarizer, policy=policy, clock=clock,
+            on_updated=self._summary_updated,
+        )
 
     # Opening a request
 
@@ -176,13 +187,15 @@ class Workflow(NegotiationMixin, ReviewMixin):
             logger.info("request %s already exists for key %s; not opening another", existing, idempotency_key)
             return existing
 
-        terms, facts = self.check_request(data)
-        as_of = facts.as_of
-        with self.session_factory() as session:
-            open_plans = self._open_plan_count(session, data.account_id)
-        result = assess(self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans)
-        # The model call is slow, so it runs before the transaction opens.
-        summary = self.summarizer.summarize(_summary_input(data, terms, facts, result))
+        terms, facts, result = self.assess_request(data)
+        summary_input = self.summary_input(data, terms, facts, result)
+        # The model is slow, so its summary follows after the request is stored
+        # and posted; until then the thread shows the offline summary.
+        uses_model = getattr(self.summarizer, "uses_model", True)
+        if uses_model:
+            summary = offline_record(summary_input, reason=PENDING_SUMMARY_NOTE)
+        else:
+            summary = self.summarizer.summarize(summary_input)
 
         try:
             request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
@@ -197,7 +210,48 @@ class Workflow(NegotiationMixin, ReviewMixin):
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
         if self.notifier:
             self.notifier.request_opened(request_id)
+        if uses_model:
+            self.summary_jobs.submit(request_id, summary_input)
         return request_id
+
+    def assess_request(self, data: RequestInput) -> tuple[Terms, AccountFacts, PolicyAssessment]:
+        """Validate and assess a request without storing it, with keyword signals applied.
+
+        Signals found by keyword may add flags and a legal review step; they
+        never remove one (see ``policy.signals``).
+        """
+        terms, facts = self.check_request(data)
+        with self.session_factory() as session:
+            open_plans = self._open_plan_count(session, data.account_id)
+        result = assess(self.policy, facts, terms, as_of=facts.as_of, open_plan_count=open_plans)
+        effect = apply_signals(result, detect_signals(data.reason_text), legal_tier=self.policy.legal_review.tier.name)
+        result = replace(result, flags=[*result.flags, *effect.added_flags], route=effect.route_after(result.route))
+        return terms, facts, result
+
+    def summary_input(self, data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:
+        """Collect what the summary draws on: facts, invoices, prior plans and the policy result."""
+        with self.session_factory() as session:
+            account = session.get(Account, data.account_id)
+            invoices = invoice_history(session, data.account_id)
+            prior_plans = [
+                PriorPlan(request.id, request.as_of, request.status, revision.balance, revision.installment_count)
+                for request in session.scalars(select(PlanRequest).where(PlanRequest.account_id == data.account_id))
+                for revision in request.revisions
+                if revision.number == request.current_revision
+            ]
+            customer_name = account.name if account else None
+        return replace(
+            _summary_input(data, terms, facts, result),
+            invoices=tuple(invoices),
+            prior_plans=tuple(prior_plans),
+            risk_factors=tuple(factor.to_dict() for factor in result.risk_factors),
+            customer_name=customer_name,
+        )
+
+    def _summary_updated(self, request_id: int) -> None:
+        update_summary = getattr(self.notifier, "summary_updated", None)
+        if update_summary is not None:
+            update_summary(request_id)
 
     def _store_request(
         self,
@@ -212,6 +266,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
         before_store: Callable[[Session], None] | None = None,
     ) -> int:
         now = self.clock.now()
+        # A summary written in the background is recorded as a run when it is done.
+        summary_pending = summary.source == "offline" and summary.fallback_reason == PENDING_SUMMARY_NOTE
         with self.session_factory.begin() as session:
             if before_store is not None:
                 before_store(session)
@@ -247,6 +303,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
             self._audit(session, actor, "request.created", request, {}, _request_snapshot(request, revision))
 
             self._store_assessment(session, request, revision, result, facts.to_dict(), summary.to_dict())
+            if not summary_pending:
+                record_run(session, summary, account_id=data.account_id, request_id=request.id, now=now, prices={}, requested_model=None)
             return request.id
 
     # Decisions

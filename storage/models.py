@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import Money, UTCDateTime
@@ -149,6 +149,8 @@ class Assessment(Base):
     grade_override: Mapped[str | None] = mapped_column(String(1))
     grade_override_reason: Mapped[str | None] = mapped_column(Text)
     grade_reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    # The thread message showing the summary, updated when the model's summary arrives.
+    summary_slack_ts: Mapped[str | None] = mapped_column(String(32))
 
     revision: Mapped[TermRevision] = relationship(back_populates="assessment")
 
@@ -322,3 +324,31 @@ class RequestFile(Base):
     name: Mapped[str] = mapped_column(String(255))
     shared_by: Mapped[str] = mapped_column(String(64))
     shared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SummaryRun(Base):
+    """One account summary generated: its prompt, model, tokens, cost and outcome."""
+
+    __tablename__ = "summary_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The UTC date of created_at, for daily usage and the daily token budget.
+    usage_date: Mapped[date] = mapped_column(Date, index=True)
+    # openai or offline
+    source: Mapped[str] = mapped_column(String(16))
+    prompt_name: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(128))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    fallback_used: Mapped[bool] = mapped_column(Boolean)
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    grounding_checks: Mapped[int] = mapped_column(Integer, default=0)
+    grounding_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Cost in millionths of the price table's currency unit; None when the
+    # price table has no entry for the model.
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger)
