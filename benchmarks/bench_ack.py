@@ -111,7 +111,10 @@ def serve_payplan(port: int, delay: float, rounds: int, slack_api_url: str) -> N
             time.sleep(delay)
             return offline.summarize(inp)
 
-    runtime.workflow.summarizer = SlowSummarizer()
+    slow = SlowSummarizer()
+    # The workflow stores an offline summary and hands the model call to its summary jobs.
+    runtime.workflow.summarizer = slow
+    runtime.workflow.summary_jobs.summarizer = slow
     app = build_asgi_app(slack_app=runtime.slack_app, workflow=runtime.workflow, signing_secret=SIGNING_SECRET)
     print(json.dumps({"step_ids": step_ids}), flush=True)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

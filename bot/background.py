@@ -4,10 +4,12 @@ Bolt's sync ``App`` runs each listener in its ``listener_executor`` and
 answers Slack as soon as the listener calls ``ack()``. If that pool is full
 of listeners still waiting on a language model, a new request waits for a
 free thread before it can even ack, and Slack gives up after three seconds.
-So payplan uses two bounded pools: listeners (ack, parse, the decision and
-Slack posting) run in ``listener_executor``, and work that can take tens of
-seconds, such as opening a request with its model-written summary, is handed
-to ``slow_work`` after the ack.
+So payplan uses bounded pools: listeners (ack, parse, the decision) run in
+``listener_executor``, opening a submitted request is handed to
+``slow_work`` after the ack, and everything the Slack publisher does (thread
+posts, message updates, App Home refreshes) runs in ``publishers``, one
+single-thread executor per shard, so the messages of one request keep their
+order.
 """
 
 from __future__ import annotations
@@ -76,12 +78,45 @@ class SlowWork:
         self.executor.shutdown(wait=wait)
 
 
+class BackgroundNotifier:
+    """Run the wrapped notifier's methods in the publisher shards instead of the caller's thread.
+
+    A call whose first argument is a request id (or a user id) always goes to
+    the same shard, so the events of one request are published in the order
+    the workflow sent them. Methods the wrapped notifier lacks raise
+    AttributeError, as on the notifier itself.
+    """
+
+    def __init__(self, notifier: object, shards: list[CountingExecutor]) -> None:
+        self._notifier = notifier
+        self._shards = shards
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._notifier, name)
+        if name.startswith("_") or not callable(target):
+            return target
+
+        def submit(*args: Any, **kwargs: Any) -> None:
+            key = hash(args[0]) if args else 0
+            self._shards[key % len(self._shards)].submit(self._run, name, target, args, kwargs)
+
+        return submit
+
+    @staticmethod
+    def _run(name: str, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            target(*args, **kwargs)
+        except Exception:
+            logger.exception("publishing %s%r to Slack failed", name, args)
+
+
 @dataclass
 class Pools:
-    """The two pools of one running app."""
+    """The pools of one running app."""
 
     listener_executor: CountingExecutor
     slow_work: SlowWork
+    publishers: list[CountingExecutor]
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no listener and no slow work is running or queued; return False on timeout.
@@ -91,7 +126,8 @@ class Pools:
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.listener_executor.in_flight == 0 and self.slow_work.executor.in_flight == 0:
+            idle = self.listener_executor.in_flight == 0 and self.slow_work.executor.in_flight == 0
+            if idle and all(shard.in_flight == 0 for shard in self.publishers):
                 return True
             time.sleep(0.01)
         return False
@@ -99,10 +135,13 @@ class Pools:
     def shutdown(self, *, wait: bool = True) -> None:
         self.slow_work.shutdown(wait=wait)
         self.listener_executor.shutdown(wait=wait)
+        for shard in self.publishers:
+            shard.shutdown(wait=wait)
 
 
-def make_pools(*, listener_workers: int, slow_workers: int) -> Pools:
+def make_pools(*, listener_workers: int, slow_workers: int, publish_workers: int) -> Pools:
     return Pools(
         listener_executor=CountingExecutor(listener_workers, "payplan-listener"),
         slow_work=SlowWork(slow_workers),
+        publishers=[CountingExecutor(1, f"payplan-publish-{number}") for number in range(publish_workers)],
     )

@@ -200,6 +200,7 @@ def serve(
         logger.info("connected to Slack in Socket Mode")
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    runtime.close()
     logger.info("payplan stopped")
 
 

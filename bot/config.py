@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # Serving, Slack failures, approver groups and limits
     listener_workers: int = Field(32, ge=1, le=512, validation_alias="PAYPLAN_LISTENER_WORKERS")
     slow_workers: int = Field(4, ge=1, le=128, validation_alias="PAYPLAN_SLOW_WORKERS")
+    publish_workers: int = Field(4, ge=1, le=64, validation_alias="PAYPLAN_PUBLISH_WORKERS")
     usergroup_cache_seconds: int = Field(300, ge=0, le=86400, validation_alias="PAYPLAN_USERGROUP_CACHE_SECONDS")
     # Largest balance each Slack user may approve, as JSON: {"U123": "5000.00"}
     approver_limits: dict[str, Decimal] = Field(default_factory=dict, validation_alias="PAYPLAN_APPROVER_LIMITS")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.retries import RetryPolicy
 from agents.summary import Summarizer
 from bot.agent_usage import tokens_used_on
-from bot.background import Pools, make_pools
+from bot.background import BackgroundNotifier, Pools, make_pools
 from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
@@ -28,6 +29,8 @@ from storage.connectors.base import Connector
 from storage.connectors.refresh import BalanceRefresher
 from storage.db import make_engine, make_session_factory
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -41,6 +44,14 @@ class Runtime:
     connectors: dict[str, Connector] = field(default_factory=dict)
     balance_refresher: BalanceRefresher | None = None
     pools: Pools | None = None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let queued listeners, slow work and Slack posts finish (up to ``timeout`` seconds), then release the database."""
+        if self.pools is not None:
+            if not self.pools.wait_idle(timeout=timeout):
+                logger.warning("background work still running after %s s at shutdown", timeout)
+            self.pools.shutdown(wait=True)
+        self.engine.dispose()
 
 
 def build_runtime(
@@ -101,7 +112,12 @@ def build_runtime(
         clock=workflow.clock,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    pools = make_pools(listener_workers=settings.listener_workers, slow_workers=settings.slow_workers)
+    pools = make_pools(
+        listener_workers=settings.listener_workers, slow_workers=settings.slow_workers, publish_workers=settings.publish_workers
+    )
+    if not process_before_response:
+        # Publishing posts and refreshes App Homes; off the listener threads it never delays an ack.
+        workflow.notifier = BackgroundNotifier(workflow.notifier, pools.publishers)
     slack_app = build_slack_app(
         workflow=workflow,
         client=client,

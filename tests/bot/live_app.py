@@ -115,6 +115,4 @@ def live_app(database_url: str, approvers: dict[str, list[str]], *, accounts: di
             thread.join(10)
             sock.close()
             app.http.close()
-            if runtime.pools is not None:
-                runtime.pools.shutdown(wait=True)
-            runtime.engine.dispose()
+            runtime.close()

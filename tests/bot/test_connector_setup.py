@@ -29,7 +29,7 @@ def test_runtime_builds_connectors_and_refresher(tmp_path: Path) -> None:
     assert isinstance(runtime.connectors["export"], CsvConnector)
     assert runtime.balance_refresher is not None
     runtime.balance_refresher.close()
-    runtime.engine.dispose()
+    runtime.close()
 
 
 def test_runtime_without_connectors_file(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_runtime_without_connectors_file(tmp_path: Path) -> None:
 
     assert runtime.connectors == {}
     assert runtime.balance_refresher is None
-    runtime.engine.dispose()
+    runtime.close()
 
 
 def test_jwt_flow_needs_key_and_username(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def running_app(database_url: str) -> Iterator[RunningApp]:
             server.should_exit = True
             thread.join(10)
             sock.close()
-            runtime.engine.dispose()
+            runtime.close()
 
 
 def _request_state(down_payment: str = "43.05", installments: int = 4, first_due: str = "2013-07-15") -> dict:

@@ -68,7 +68,7 @@ def webhook_app(database_url: str) -> Iterator[WebhookApp]:
             with TestClient(app) as client:
                 yield WebhookApp(client, runtime, stub)
         finally:
-            runtime.engine.dispose()
+            runtime.close()
 
 
 def _body(**overrides: object) -> dict:

@@ -37,9 +37,7 @@ def socket_runtime(tmp_path) -> Iterator[tuple[Runtime, SlackStub]]:  # noqa: AN
         )
         runtime = build_runtime(settings, clock=FixedClock(datetime(2013, 6, 14, 15, 0, tzinfo=timezone.utc)))
         yield runtime, stub
-        assert runtime.pools is not None
-        runtime.pools.shutdown(wait=True)
-        runtime.engine.dispose()
+        runtime.close()
 
 
 def test_handler_asks_stub_for_websocket_url(socket_runtime: tuple[Runtime, SlackStub]) -> None:
