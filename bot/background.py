@@ -1,7 +1,7 @@
 """Thread pools that keep Slack acknowledgements apart from slow work.
 
 Bolt's sync ``App`` runs each listener in its ``listener_executor`` and
-answers Slack as soon as the listener calls ``ack()``. If that pool is full
+acknowledges Slack as soon as the listener calls ``ack()``. If that pool is full
 of listeners still waiting on a language model, a new request waits for a
 free thread before it can even ack, and Slack gives up after three seconds.
 So payplan uses bounded pools: listeners (ack, parse, the decision) run in
@@ -119,10 +119,10 @@ class Pools:
     publishers: list[CountingExecutor]
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no listener and no slow work is running or queued; return False on timeout.
+        """Wait until no listener, slow work or Slack post is running or queued; return False on timeout.
 
         The listener count is read first, because a listener hands its slow
-        work over before it finishes.
+        work and its posts over before it finishes.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
