@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot import cli_plans as plans_cli
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
 
@@ -22,6 +23,8 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(plans_cli.app, name="plans")
+app.add_typer(plans_cli.payments_app, name="payments")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -169,7 +172,8 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
+    payments_secret = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, payments_secret=payments_secret)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

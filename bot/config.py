@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Agreements, payments and plan monitoring
+    payments_webhook_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PAYMENTS_WEBHOOK_SECRET")
+    creditor_name: str = Field("Your supplier", min_length=1, max_length=200, validation_alias="PAYPLAN_CREDITOR_NAME")
+    payment_instructions: str = Field(
+        "Pay by bank transfer and quote the agreement reference {reference}.",
+        min_length=1,
+        max_length=1000,
+        validation_alias="PAYPLAN_PAYMENT_INSTRUCTIONS",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.summary import Summarizer
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
+from bot.agreement_document import AgreementProfile
 from bot.links import LinkSigner
+from bot.plan_notices import SlackThreadNotifier
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
@@ -57,6 +59,7 @@ def build_runtime(
         timezone=settings.timezone,
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
+        agreement_profile=AgreementProfile(settings.creditor_name, settings.payment_instructions),
     )
     if not with_slack:
         return Runtime(engine, session_factory, policy, workflow, None, None)
@@ -71,6 +74,7 @@ def build_runtime(
         approvers=settings.approvers,
         agreement_url=workflow.agreement_url,
     )
+    workflow.thread_notifier = SlackThreadNotifier(client=client, session_factory=session_factory)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     slack_app = build_slack_app(
         workflow=workflow,

@@ -43,8 +43,16 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING_APPROVAL: frozenset({Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED}),
     Status.CHANGES_REQUESTED: frozenset({Status.ASSESSED}),
     Status.APPROVED: frozenset({Status.SENT_TO_CUSTOMER}),
-    Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED}),
-    Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED}),
+    # The customer may ask for changes instead of accepting or declining.
+    Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED, Status.CHANGES_REQUESTED}),
+    # Renegotiating an active plan opens a new revision; the old agreement
+    # stays in force until the new one is accepted.
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED, Status.CHANGES_REQUESTED}),
+    # New terms after a decline or an expired link.
+    Status.DECLINED: frozenset({Status.CHANGES_REQUESTED}),
+    Status.EXPIRED: frozenset({Status.CHANGES_REQUESTED}),
+    # Reinstatement: a defaulted plan returns only through a new revision and approval.
+    Status.DEFAULTED: frozenset({Status.CHANGES_REQUESTED}),
 }
 for _status in OPEN_STATUSES:
     TRANSITIONS[_status] = TRANSITIONS.get(_status, frozenset()) | {Status.WITHDRAWN}
