@@ -112,3 +112,35 @@ def _parse_date(value: str, option: str) -> date:
     except ValueError:
         error_console.print(f"{option} {value!r} is not a date; use YYYY-MM-DD.", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
+
+
+@app.command("send-link")
+def send_link_command(
+    request_id: int = typer.Argument(..., help="Request number, for example 12 for PP-00012."),
+    to: str = typer.Option(..., help="Customer's e-mail address."),
+    actor: str = typer.Option(..., help="Slack user id of the account manager sending it, for the audit trail."),
+) -> None:
+    """E-mail the customer the agreement link and PDF through the SMTP server in PAYPLAN_SMTP_HOST."""
+    from bot.cli import _load_settings
+    from bot.errors import PayplanError
+    from bot.link_email import SmtpSettings, email_agreement_link
+    from bot.runtime import build_runtime
+
+    settings = _load_settings()
+    if not settings.smtp_host or not settings.smtp_from:
+        error_console.print("PAYPLAN_SMTP_HOST and PAYPLAN_SMTP_FROM must be set to e-mail links. See README.md, section Configuration.", soft_wrap=True)
+        raise typer.Exit(2)
+    smtp = SmtpSettings(
+        host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None, starttls=settings.smtp_starttls,
+    )
+    runtime = build_runtime(settings, with_slack=bool(settings.slack_bot_token))
+    try:
+        email_agreement_link(runtime.workflow, smtp, request_id=request_id, to=to, actor=actor)
+    except PayplanError as error:
+        error_console.print(error.user_message, soft_wrap=True, markup=False)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        error_console.print(f"Sending through {settings.smtp_host}:{settings.smtp_port} failed: {error}. Check the PAYPLAN_SMTP_ settings.", soft_wrap=True, markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"Agreement link e-mailed to {to}.")

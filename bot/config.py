@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         max_length=1000,
         validation_alias="PAYPLAN_PAYMENT_INSTRUCTIONS",
     )
+    smtp_host: str | None = Field(None, validation_alias="PAYPLAN_SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias="PAYPLAN_SMTP_PORT")
+    smtp_from: str | None = Field(None, validation_alias="PAYPLAN_SMTP_FROM")
+    smtp_username: str | None = Field(None, validation_alias="PAYPLAN_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, validation_alias="PAYPLAN_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, validation_alias="PAYPLAN_SMTP_STARTTLS")
 
     @field_validator("timezone")
     @classmethod
