@@ -158,7 +158,7 @@ def check_terms(request: PlanRequest, revision: TermRevision, document: Agreemen
 def _interest_text(conditions: PlanConditions, currency: str) -> str:
     parts = []
     if conditions.annual_interest_rate > 0:
-        parts.append(f"Interest is charged at {conditions.annual_interest_rate}% a year and is included in the installments above.")
+        parts.append(f"Interest is charged at {conditions.annual_interest_rate}% a year.")
     else:
         parts.append("No interest is charged.")
     if conditions.setup_fee > 0:

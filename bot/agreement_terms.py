@@ -74,7 +74,14 @@ def plan_conditions(policy: Policy) -> PlanConditions:
     for name in values:
         if getattr(section, name, None) is not None:
             values[name] = str(getattr(section, name))
-    return PlanConditions.from_dict(values)
+    conditions = PlanConditions.from_dict(values)
+    if conditions.annual_interest_rate > 0:
+        # The schedule splits the balance without interest, so an agreement
+        # stating interest would not match its own installments.
+        raise ValueError(
+            f"the policy sets an annual interest rate of {conditions.annual_interest_rate}%, but schedules do not charge interest yet; set it to 0"
+        )
+    return conditions
 
 
 def hash_terms(terms: dict[str, Any]) -> str:

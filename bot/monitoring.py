@@ -141,7 +141,9 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
         state.notice_sent_on = None
         state.cure_by = None
         event("plan.cured", before, {"notice": None}, f"{label}: late installments paid; the plan continues",
-              f":white_check_mark: {label}: the late installments were paid within the cure period. The plan continues.")
+              f":white_check_mark: {label}: the late installments were paid within the cure period. The plan continues.", notify_requester=False)
+    # NOTE: while a renegotiation is pending approval the request is not
+    # active, so default and completion wait until it is accepted or ends.
     elif state.cure_by is not None and today > state.cure_by and late and request.status == Status.ACTIVE:
         owed = sum((item.outstanding for item in installments if item.status in OPEN_INSTALLMENT_STATUSES), start=ZERO)
         move_status(session, request, Status.DEFAULTED, actor=ACTOR, now=now, details={"cure_by": state.cure_by.isoformat(), "outstanding": str(owed)})
@@ -167,6 +169,7 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
             {"status": "completed", "credit": str(state.credit)},
             f"{label}: completed; every installment paid",
             f":tada: {label} is paid in full and completed.{credit}",
+            notify_requester=False,
         )
 
 

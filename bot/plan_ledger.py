@@ -64,6 +64,9 @@ def supersede_previous_agreement(session: Session, request: PlanRequest, accepte
     )
     if previous is None:
         return None
+    # NOTE: the new revision's balance was fixed when it was opened, so a
+    # payment applied to the old installments after that is not deducted
+    # from the new plan; the account manager must adjust the terms by hand.
     previous.status = "superseded"
     for installment in session.scalars(
         select(Installment).where(Installment.revision_id == previous.revision_id, Installment.status.in_(OPEN_INSTALLMENT_STATUSES))
