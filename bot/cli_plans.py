@@ -9,6 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bot.config import Settings
+
 app = typer.Typer(help="Payment plans in force: monitoring and new terms.", no_args_is_help=True)
 payments_app = typer.Typer(help="Plan payments.", no_args_is_help=True)
 
@@ -58,14 +60,23 @@ def monitor_command(
     on: str | None = typer.Option(None, help="Run as of this date (YYYY-MM-DD, at 00:00 UTC); defaults to now."),
 ) -> None:
     """Run the plan monitoring sweep once: late installments, notices, default and completion."""
+    from slack_sdk import WebClient
+
     from bot.cli import _load_settings
+    from bot.config import load_policy
     from bot.monitoring import run_plan_monitoring
-    from bot.runtime import build_runtime
+    from bot.plan_notices import SlackThreadNotifier
+    from storage.db import make_engine, make_session_factory, upgrade_database
 
     now = datetime.now(timezone.utc) if on is None else datetime.combine(_parse_date(on, "--on"), datetime.min.time(), tzinfo=timezone.utc)
     settings = _load_settings()
-    runtime = build_runtime(settings, with_slack=bool(settings.slack_bot_token))
-    lines = run_plan_monitoring(runtime.session_factory, runtime.workflow.thread_notifier, runtime.policy, now)
+    upgrade_database(settings.database_url)
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    notifier = None
+    if settings.slack_bot_token:
+        client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+        notifier = SlackThreadNotifier(client=client, session_factory=session_factory)
+    lines = run_plan_monitoring(session_factory, notifier, load_policy(settings.policy_path), now)
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     console.print(f"Plan monitoring at {now.isoformat()}: {len(lines)} changes.")
@@ -90,7 +101,7 @@ def revise_command(
     except InvalidOperation:
         error_console.print(f"--down-payment {down_payment!r} is not a number; use a decimal such as 120.00.", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
-    settings = _load_settings()
+    settings = _require_portal_secret(_load_settings())
     runtime = build_runtime(settings, with_slack=bool(settings.slack_bot_token))
     try:
         number = runtime.workflow.reopen_for_changes(
@@ -104,6 +115,13 @@ def revise_command(
             error_console.print(f"  {field_name}: {message}", soft_wrap=True, markup=False)
         raise typer.Exit(1) from None
     console.print(f"Revision {number} opened; it now needs approval.")
+
+
+def _require_portal_secret(settings: Settings) -> Settings:
+    if not settings.portal_secret:
+        error_console.print("PAYPLAN_PORTAL_SECRET is not set; it signs agreement links. See README.md, section Configuration.", soft_wrap=True)
+        raise typer.Exit(2)
+    return settings
 
 
 def _parse_date(value: str, option: str) -> date:
@@ -134,7 +152,7 @@ def send_link_command(
         host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None, starttls=settings.smtp_starttls,
     )
-    runtime = build_runtime(settings, with_slack=bool(settings.slack_bot_token))
+    runtime = build_runtime(_require_portal_secret(settings), with_slack=bool(settings.slack_bot_token))
     try:
         email_agreement_link(runtime.workflow, smtp, request_id=request_id, to=to, actor=actor)
     except PayplanError as error:
