@@ -33,7 +33,7 @@ from storage.repository import invoice_history
 
 @dataclass(frozen=True)
 class AgreementProfile:
-    """What every agreement says about the creditor and how to pay."""
+    """The creditor named in every agreement and its payment instructions."""
 
     creditor_name: str = "Your supplier"
     payment_instructions: str = "Pay by bank transfer and quote the agreement reference {reference}."

@@ -50,11 +50,9 @@ class PlanConditions:
         )
 
 
-# NOTE: used until the policy file defines these conditions. The figures
-# follow common business-to-business practice (a short grace period, a small
-# flat late fee, a notice after two missed installments with about 30 days
-# to cure, as in the US IRS installment agreement default notice); they are
-# defaults to review, not legal advice.
+# NOTE: used until the policy file defines these conditions. The figures are
+# estimates of common business-to-business terms, not sourced values, so
+# review them before relying on them.
 DEFAULT_CONDITIONS = PlanConditions(
     grace_days=5,
     late_fee=Decimal("25.00"),

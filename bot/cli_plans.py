@@ -1,4 +1,4 @@
-"""``payplan payments import`` and ``payplan plans monitor|revise``."""
+"""``payplan payments import`` and ``payplan plans monitor|revise|send-link``."""
 
 from __future__ import annotations
 

@@ -85,7 +85,12 @@ def _plan_events(runtime: Runtime) -> tuple[dict[int, str], list[_Event]]:
             installments = session.scalars(
                 select(Installment).where(Installment.revision_id == agreement.revision_id).order_by(Installment.sequence)
             ).all()
-            behaviour = "stops paying" if position == 1 else ("pays late" if position % 3 == 2 else "pays on time")
+            if position == 1:
+                behaviour = "stops paying"
+            elif position % 3 == 2:
+                behaviour = "pays late"
+            else:
+                behaviour = "pays on time"
             behaviours[request.id] = behaviour
             events.extend(_customer_payments(request, installments, behaviour, conditions))
             for installment in installments:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.messages import request_label
 from bot.plan_ledger import allocate
 from storage.audit import record_event
-from storage.importer import ImportFileError, RowError, column_positions, parse_amount, read_records
+from storage.importer import RowError, column_positions, parse_amount, read_records
 from storage.models import Account, Agreement, Payment, PlanRequest, UnmatchedPayment
 
 logger = logging.getLogger(__name__)
@@ -190,5 +190,3 @@ def _plan_in_force(session: Session, account_id: str) -> PlanRequest | None:
         .order_by(PlanRequest.id)
     )
 
-
-__all__ = ["ImportFileError", "PaymentImportReport", "PaymentInput", "PaymentResult", "import_payments", "parse_payment", "record_payment"]

@@ -1,8 +1,8 @@
 """Installments of the plan in force, and how payments are applied to them.
 
-The plan in force is the request's accepted agreement; a renegotiated plan's
-new agreement supersedes the old one when the customer accepts it, and the
-old agreement's unpaid installments are marked superseded. Every payment is
+The plan in force is the request's accepted agreement. When the customer
+accepts a renegotiated plan's new agreement, it supersedes the old one, and
+the old agreement's unpaid installments are marked superseded. Every payment is
 split into explicit allocations, oldest unpaid installment first and its
 late fee before its amount. What is left after the last installment is kept
 as the plan's credit.
@@ -64,9 +64,9 @@ def supersede_previous_agreement(session: Session, request: PlanRequest, accepte
     )
     if previous is None:
         return None
-    # NOTE: the new revision's balance was fixed when it was opened, so a
-    # payment applied to the old installments after that is not deducted
-    # from the new plan; the account manager must adjust the terms by hand.
+    # NOTE: the new revision's balance was fixed when it was opened. A payment
+    # applied to the old installments after that is not deducted from the new
+    # plan, so the account manager must adjust the terms by hand.
     previous.status = "superseded"
     for installment in session.scalars(
         select(Installment).where(Installment.revision_id == previous.revision_id, Installment.status.in_(OPEN_INSTALLMENT_STATUSES))

@@ -63,6 +63,7 @@ def agreement_endpoints(workflow: Workflow) -> tuple[Any, Any, Any]:
         token = request.path_params["token"]
         form = await request.form()
         if not workflow.link_signer.check_form_token(token, str(form.get("form_token", ""))):
+            logger.warning("agreement form rejected: invalid form token from %s", request.client.host if request.client else "unknown")
             return _page("Nothing was changed", message="The form was not valid. Open the link again and retry.", status_code=403)
         action = str(form.get("action", ""))
         if action not in ACTIONS:
