@@ -3,8 +3,8 @@
 Installments become unique per revision, because a renegotiated plan keeps
 the installments of the agreement it replaced.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003'
-down_revision: str | Sequence[str] | None = '0002'
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -87,6 +87,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_allocations_payment_id'), ['payment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_allocations_request_id'), ['request_id'], unique=False)
 
+    with op.batch_alter_table('agreements', schema=None) as batch_op:
+        batch_op.alter_column('status', existing_type=sa.String(length=16), type_=sa.String(length=32), existing_nullable=False)
+
     with op.batch_alter_table('installments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('paid_amount', sa.BigInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('late_fee', sa.BigInteger(), server_default='0', nullable=False))
@@ -106,6 +109,9 @@ def downgrade() -> None:
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_payments_reference'), type_='unique')
         batch_op.drop_column('reference')
+
+    with op.batch_alter_table('agreements', schema=None) as batch_op:
+        batch_op.alter_column('status', existing_type=sa.String(length=32), type_=sa.String(length=16), existing_nullable=False)
 
     with op.batch_alter_table('installments', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_installments_revision_id_sequence'), type_='unique')
