@@ -24,7 +24,7 @@ from policy.engine import Terms, assess, validate_terms
 from policy.facts import compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status
 from storage.audit import to_json_safe
-from storage.models import ApprovalStep, Assessment, PlanRequest, TermRevision
+from storage.models import PlanRequest, TermRevision
 from storage.repository import invoice_history
 
 if TYPE_CHECKING:
@@ -96,36 +96,8 @@ def reopen_request(
             "first_due_date": terms.first_due_date,
             "note": note,
         }))
-        session.add(
-            Assessment(
-                revision_id=revision.id,
-                policy_version=result.policy_version,
-                eligible=result.eligible,
-                risk_grade=result.risk_grade,
-                route=list(result.route),
-                flags=[flag.to_dict() for flag in result.flags],
-                risk_factors=[factor.to_dict() for factor in result.risk_factors],
-                facts=facts.to_dict(),
-                schedule=[payment.to_dict() for payment in result.schedule],
-                summary={"source": "renegotiation", "summary": {"headline": "New terms for an existing request"}, "note": note},
-                created_at=now,
-            )
-        )
-        workflow._set_status(session, request, Status.ASSESSED, "system:policy", {
-            "policy_version": result.policy_version, "eligible": result.eligible, "risk_grade": result.risk_grade, "route": result.route,
-        })
-        first_step_id = None
-        if not result.eligible:
-            workflow._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
-        else:
-            steps = [
-                ApprovalStep(revision_id=revision.id, sequence=sequence, tier=tier, status="pending" if sequence == 1 else "waiting")
-                for sequence, tier in enumerate(result.route, start=1)
-            ]
-            session.add_all(steps)
-            session.flush()
-            first_step_id = steps[0].id
-            workflow._set_status(session, request, Status.PENDING_APPROVAL, "system:policy", {"route": result.route})
+        summary = {"source": "renegotiation", "summary": {"headline": "New terms for an existing request"}, "note": note}
+        workflow._store_assessment(session, request, revision, result, facts.to_dict(), summary)
 
     logger.info("request %s revision %s opened by %s (was %s)", request_id, number, actor, previous_status)
     if workflow.thread_notifier:
@@ -135,9 +107,8 @@ def reopen_request(
             f"from {terms.first_due_date.isoformat()} on a balance of {terms.balance}. It needs approval again"
             + (" (the current agreement stays in force until the customer accepts the new one)." if previous_status == Status.ACTIVE else "."),
         )
-    if workflow.notifier and first_step_id is not None:
-        # Posts the new revision's first approval buttons in the thread.
-        workflow.notifier.step_decided(request_id, first_step_id)
+    # Posts the new revision's assessment and approval buttons in the thread.
+    workflow._notify("revision_opened", request_id)
     return number
 
 
