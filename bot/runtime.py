@@ -19,8 +19,10 @@ from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
 from bot.connector_setup import load_connectors
+from bot.agreement_document import AgreementProfile
 from bot.links import LinkSigner
 from bot.permissions import ApproverDirectory
+from bot.plan_notices import SlackThreadNotifier
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
@@ -82,6 +84,7 @@ def build_runtime(
         agreement_link_days=settings.agreement_link_days,
         approver_limits=settings.approver_limits,
         summary_jobs=None,
+        agreement_profile=AgreementProfile(settings.creditor_name, settings.payment_instructions),
     )
     workflow.summary_jobs = SummaryJobs(
         session_factory=session_factory,
@@ -111,6 +114,7 @@ def build_runtime(
         workflow=workflow,
         clock=workflow.clock,
     )
+    workflow.thread_notifier = SlackThreadNotifier(client=client, session_factory=session_factory)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     pools = make_pools(
         listener_workers=settings.listener_workers, slow_workers=settings.slow_workers, publish_workers=settings.publish_workers
