@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class AuditChainError(Exception):
     """The audit chain cannot be appended to, for example because its head row is missing."""
 
 
-JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 def to_json_safe(value: Any) -> JsonValue:
@@ -53,8 +54,10 @@ def to_json_safe(value: Any) -> JsonValue:
 
     Decimals become strings such as ``"125.50"`` so no digit is lost, dates
     and datetimes become ISO 8601 strings, enums become their values, tuples
-    become lists, and dict keys must be strings. Raises ``TypeError`` for any
-    other type, and ``ValueError`` for a NaN or infinite number, which JSON
+    become lists, and dict keys must be strings. Raises ``TypeError`` for a
+    float, because a float's JSON text is not the same in every language
+    that recomputes the hash and money must be a Decimal, and for any other
+    type. Raises ``ValueError`` for a NaN or infinite Decimal, which JSON
     cannot represent.
     """
     # Enums first, because a str or int enum should be stored as its plain value.
@@ -63,9 +66,7 @@ def to_json_safe(value: Any) -> JsonValue:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{value} cannot be stored in JSON")
-        return value
+        raise TypeError(f"float {value!r} cannot be stored in an audit event; pass a Decimal or a string")
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"{value} cannot be stored in JSON")
@@ -154,7 +155,10 @@ def canonical_event_json(
     """Return the UTF-8 bytes that an event's hash covers.
 
     A JSON object with sorted keys, no spaces, and non-ASCII characters
-    written as themselves.
+    written as themselves. A lone surrogate (U+D800 to U+DFFF without its
+    pair, which JSON escapes such as ``"\\ud800"`` can produce) is encoded
+    as its three UTF-8-style bytes ("surrogatepass"), so every Python string
+    has a hash; other text encodes as plain UTF-8.
     """
     content = {
         "sequence": sequence,
@@ -169,7 +173,7 @@ def canonical_event_json(
         "details": details,
         "previous_hash": previous_hash,
     }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def compute_event_hash(row: Any) -> str:
@@ -543,9 +547,31 @@ def export_events(session: Session, output: TextIO, *, request_id: int | None = 
         if writer is not None:
             writer.writerow([_csv_cell(record[column]) for column in EXPORT_COLUMNS])
         else:
-            output.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            output.write(jsonl_line(record))
         count += 1
     return count
+
+
+# Characters that json.dumps writes unescaped when ensure_ascii is off but
+# that break a text export: U+0085, U+2028 and U+2029 end a line for
+# str.splitlines and JavaScript, and a lone surrogate cannot be written as
+# UTF-8 at all.
+_UNSAFE_IN_TEXT = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+
+
+def escape_json_text(text: str) -> str:
+    """Write the characters of ``_UNSAFE_IN_TEXT`` in JSON text ``text`` as ``\\uXXXX`` escapes.
+
+    json.dumps emits these characters only inside string literals, where an
+    escape means the same character, so a JSON parser reads the same value
+    back and the hash is unaffected.
+    """
+    return _UNSAFE_IN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    """Return ``record`` as one JSON Lines line, ending in a newline; see :func:`escape_json_text`."""
+    return escape_json_text(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def event_to_dict(audit_event: Any) -> dict[str, Any]:
@@ -569,7 +595,7 @@ def event_to_dict(audit_event: Any) -> dict[str, Any]:
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return escape_json_text(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     if value is None:
         return ""
     return value
