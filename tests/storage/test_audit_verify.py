@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, insert, text, update
+from sqlalchemy import Engine, delete, insert, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.audit import AuditChainError, record_event, verify_chain
@@ -164,3 +165,21 @@ def test_append_without_chain_head_says_restore(session: Session, engine: Engine
     record_event(session, actor="UREQ", action="request.created", at=AT, request_id=1, revision=1, before={}, after={})
     with pytest.raises(AuditChainError, match="restore the database from a backup"):
         session.flush()
+
+
+def test_trigger_rejects_replacing_insert(session: Session, engine: Engine) -> None:
+    add_three_events(session)
+    forged = {**forged_row(session, last_hash(session), sequence=2), "actor": "UFORGER"}
+    statement = insert(EVENTS).values(forged)
+    if engine.dialect.name == "sqlite":
+        statement = statement.prefix_with("OR REPLACE")
+    else:
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(EVENTS).values(forged).on_conflict_do_update(index_elements=["id"], set_={"actor": "UFORGER"})
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as connection:
+            connection.execute(statement)
+
+    assert verify_chain(session).ok
