@@ -497,12 +497,15 @@ def _decode_time(event_id: int, value: Any) -> datetime:
 
 def _decode_json(event_id: int, column: str, value: Any) -> Any:
     # SQLite returns JSON columns as text; psycopg parses them itself.
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError as error:
-        raise UnreadableEventError(event_id, column, f"is not valid JSON ({error})") from None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise UnreadableEventError(event_id, column, f"is not valid JSON ({error})") from None
+    # record_event stores a JSON object in each of these columns.
+    if not isinstance(value, dict):
+        raise UnreadableEventError(event_id, column, f"{value!r} is not a JSON object")
+    return value
 
 
 # Export
