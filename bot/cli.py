@@ -237,9 +237,10 @@ def open_database(settings: Settings) -> sessionmaker[Session]:
     try:
         url = make_url(settings.database_url)
     except ArgumentError:
-        shown = "" if "@" in settings.database_url else f" {settings.database_url!r}"
+        # A URL with "@" may carry a password, so its value is not printed.
+        value_text = "" if "@" in settings.database_url else f" {settings.database_url!r}"
         error_console.print(
-            f"Invalid setting: DATABASE_URL{shown} is not a database URL. Give one such as "
+            f"Invalid setting: DATABASE_URL{value_text} is not a database URL. Give one such as "
             f"sqlite:///payplan.db or postgresql+psycopg://user@host/payplan. See {README_CONFIGURATION}.",
             soft_wrap=True,
             markup=False,

@@ -296,7 +296,7 @@ def read_snapshot(session: Session) -> Iterator[Connection]:
 
     PostgreSQL runs a read-only REPEATABLE READ transaction. On SQLite the
     driver starts no transaction before a SELECT, so each statement would
-    see its own state; an explicit BEGIN makes the reads one transaction.
+    see its own state. An explicit BEGIN makes the reads one transaction.
     NOTE: in SQLite's default rollback-journal mode the open read transaction
     makes writers wait until it ends, up to their busy timeout.
     """
@@ -319,12 +319,12 @@ def read_snapshot(session: Session) -> Iterator[Connection]:
 def verify_chain(session: Session) -> ChainReport:
     """Check every stored event against the chain, in sequence order, and stop at the first problem.
 
-    Detects a changed column (the recomputed hash differs, the id no longer
-    equals the sequence, or a value cannot be read), a deleted row (a gap in
-    the sequence, or fewer events than the chain head counts), a reordered
-    row, a broken link (the previous hash differs from the preceding event's
-    hash), forged rows that the chain head does not count, and a missing or
-    changed chain head. The chain head and the events are read in one
+    Detects a changed column: the recomputed hash differs, the id no longer
+    equals the sequence, or a value cannot be read. Detects a deleted row: a
+    gap in the sequence, or fewer events than the chain head counts. Also
+    detects a reordered row, a broken link (the previous hash differs from
+    the preceding event's hash), forged rows that the chain head does not
+    count, and a missing or changed chain head. The chain head and the events are read in one
     snapshot, so events committed while this runs are not mistaken for
     forged rows. Reads only committed data, through its own connection.
     """

@@ -125,7 +125,7 @@ def test_history_rejects_bad_request_id() -> None:
     assert "'PP-abc' is not a request id" in result.output
 
 
-def test_history_keeps_multiline_comment_on_one_line(
+def test_history_multiline_comment_one_line(
     accepted_plan: int, workflow: Workflow  # noqa: F811
 ) -> None:
     with workflow.session_factory.begin() as session:
@@ -196,7 +196,7 @@ def test_report_invalid_date(option: str, value: str) -> None:
     assert f"{option} {value} is not a valid date" in result.output
 
 
-def test_report_other_value_error_not_date_range(accepted_plan: int, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_report_other_error_not_date_range(accepted_plan: int, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     def fail(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug elsewhere")
 
