@@ -290,34 +290,6 @@ class Policy(_Strict):
                 raise ValueError(f"tiers {lower.name} and {upper.name} have the same band; give the higher tier a larger limit")
         return tiers
 
-    @model_validator(mode="after")
-    def _names_resolve(self) -> Policy:
-        review_names = [self.legal_review.tier.name]
-        if self.detailed_assessment is not None:
-            review_names.append(self.detailed_assessment.tier.name)
-        all_names = [tier.name for tier in self.tiers] + review_names
-        duplicates = sorted({name for name in all_names if all_names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"tier names {duplicates} are used twice; each tier and review step needs its own name")
-        approval = [tier.name for tier in self.tiers]
-        references = [
-            ("escalation.deviation_tier", self.escalation.deviation_tier, approval),
-            ("hardship.review_tier", self.hardship.review_tier, all_names),
-            *[(f"escalation.grade_tiers.{grade}", name, approval) for grade, name in self.escalation.grade_tiers.items()],
-            *[(f"eligibility.referred_statuses.{status}", name, all_names) for status, name in self.eligibility.referred_statuses.items()],
-        ]
-        for path, name, allowed in references:
-            if name is not None and name not in allowed:
-                raise ValueError(f"{path} names unknown tier {name!r}; use one of {allowed}")
-        if self.terms.max_installments_by_grade:
-            longest = max(self.terms.max_installments_by_grade.values())
-            if longest > self.schedule.max_installments:
-                raise ValueError(
-                    f"terms.max_installments_by_grade allows {longest}, more than schedule.max_installments "
-                    f"{self.schedule.max_installments}"
-                )
-        return self
-
     @property
     def rounding_mode(self) -> str:
         return ROUNDING_MODES[self.schedule.rounding]
@@ -340,6 +312,47 @@ class Policy(_Strict):
 
     def max_installments_for(self, grade: str) -> int:
         return self.terms.max_installments_by_grade.get(grade, self.schedule.max_installments)  # type: ignore[arg-type]
+
+
+def reference_problems(policy: Policy) -> list[PolicyProblem]:
+    """Return every tier name that does not resolve and every limit that contradicts another section."""
+    problems = []
+    approval = [tier.name for tier in policy.tiers]
+    reviews = [policy.legal_review.tier.name]
+    if policy.detailed_assessment is not None:
+        reviews.append(policy.detailed_assessment.tier.name)
+    everything = approval + reviews
+    for path, name in (("legal_review.tier.name", reviews[0]), ("detailed_assessment.tier.name", reviews[-1] if len(reviews) > 1 else None)):
+        if name is not None and everything.count(name) > 1:
+            problems.append(PolicyProblem(path=path, value=repr(name), message=f"tier name {name!r} is already used; give each tier and review step its own name"))
+    references = [
+        ("escalation.deviation_tier", policy.escalation.deviation_tier, approval),
+        ("hardship.review_tier", policy.hardship.review_tier, everything),
+        *[(f"escalation.grade_tiers.{grade}", name, approval) for grade, name in policy.escalation.grade_tiers.items()],
+        *[(f"eligibility.referred_statuses.{status}", name, everything) for status, name in policy.eligibility.referred_statuses.items()],
+    ]
+    for path, name, allowed in references:
+        if name is not None and name not in allowed:
+            problems.append(PolicyProblem(path=path, value=repr(name), message=f"unknown tier; use one of {', '.join(allowed)}"))
+    for grade, limit in policy.terms.max_installments_by_grade.items():
+        if limit > policy.schedule.max_installments:
+            problems.append(
+                PolicyProblem(
+                    path=f"terms.max_installments_by_grade.{grade}",
+                    value=str(limit),
+                    message=f"allow at most schedule.max_installments ({policy.schedule.max_installments})",
+                )
+            )
+    top = policy.tiers[-1]
+    if policy.eligibility.max_balance > top.max_balance:
+        problems.append(
+            PolicyProblem(
+                path="eligibility.max_balance",
+                value=str(policy.eligibility.max_balance),
+                message=f"allow at most the top tier's max_balance ({top.name}: {top.max_balance}), or add a tier that covers it",
+            )
+        )
+    return problems
 
 
 def _problem_path(location: tuple[Any, ...], document: Any) -> str:
@@ -379,7 +392,7 @@ def parse_policy(document: Any) -> Policy:
         problem = PolicyProblem(path="(top level)", value=type(document).__name__, message="the policy must be a mapping")
         raise PolicyError(f"policy must be a mapping at the top level, got {type(document).__name__}", [problem])
     try:
-        return Policy.model_validate(document)
+        policy = Policy.model_validate(document)
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -387,6 +400,16 @@ def parse_policy(document: Any) -> Policy:
             shown = "(missing)" if item["type"] == "missing" else repr(value)
             if isinstance(value, dict):
                 shown = "(the section)"
+            elif isinstance(value, list):
+                shown = "[" + ", ".join(str(item.get("name", "?")) if isinstance(item, dict) else repr(item) for item in value) + "]"
             problems.append(PolicyProblem(path=_problem_path(item["loc"], document), value=shown, message=_allowed(item)))
-        lines = [f"{problem.path}: {problem.message} (got {problem.value})" for problem in problems]
-        raise PolicyError("invalid policy:\n  " + "\n  ".join(lines), problems) from None
+        raise _policy_error(problems) from None
+    problems = reference_problems(policy)
+    if problems:
+        raise _policy_error(problems)
+    return policy
+
+
+def _policy_error(problems: list[PolicyProblem]) -> PolicyError:
+    lines = [f"{problem.path}: {problem.message} (got {problem.value})" for problem in problems]
+    return PolicyError("invalid policy:\n  " + "\n  ".join(lines), problems)
