@@ -204,3 +204,17 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebhookDelivery(Base):
+    """A signed webhook call already processed; a second call with the same id is a replay."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Which endpoint received it, for example "payments" or "requests".
+    source: Mapped[str] = mapped_column(String(32))
+    # The sender's X-Payplan-Delivery header.
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
