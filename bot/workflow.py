@@ -27,6 +27,7 @@ from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
 from bot.messages import request_label
+from bot.policy_inputs import account_profile
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
@@ -159,7 +160,10 @@ class Workflow:
         as_of = facts.as_of
         with self.session_factory() as session:
             open_plans = self._open_plan_count(session, data.account_id)
-        result = assess(self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans)
+            profile = account_profile(session, data.account_id, as_of)
+        result = assess(
+            self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans, account=profile, reason=data.reason_category
+        )
         # The model call is slow, so it runs before the transaction opens.
         summary = self.summarizer.summarize(_summary_input(data, terms, facts, result))
 
@@ -232,6 +236,7 @@ class Workflow:
                     schedule=[payment.to_dict() for payment in result.schedule],
                     summary=summary.to_dict(),
                     created_at=now,
+                    details=result.details(),
                 )
             )
             self._set_status(session, request, Status.ASSESSED, "system:policy", {
