@@ -33,6 +33,7 @@ Grade = Literal["A", "B", "C", "D", "E"]
 Frequency = Literal["weekly", "biweekly", "monthly"]
 Segment = Literal["business", "consumer"]
 AccountStatus = Literal["open", "closed", "bankruptcy", "legal_hold", "deceased"]
+REFERRED_STATUSES = ("bankruptcy", "legal_hold", "deceased", "closed")
 
 
 class PolicyError(ValueError):
@@ -64,21 +65,16 @@ class EligibilityRules(_Strict):
     # A prior plan that defaulted within this many days makes the account ineligible.
     prior_default_lookback_days: int = Field(default=730, ge=0)
     max_prior_defaults: int = Field(default=0, ge=0)
-    # Account statuses that make a plan ineligible, each with the tier the case is referred to.
-    referred_statuses: dict[AccountStatus, TierName] = Field(
-        default_factory=lambda: {
-            "bankruptcy": "legal_compliance",
-            "legal_hold": "legal_compliance",
-            "deceased": "legal_compliance",
-            "closed": "legal_compliance",
-        }
-    )
+    # Account statuses that make a plan ineligible, each with the tier the
+    # case is referred to. Unset means the four statuses of REFERRED_STATUSES,
+    # each referred to the legal review tier.
+    referred_statuses: dict[AccountStatus, TierName] | None = None
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> EligibilityRules:
         if self.min_balance > self.max_balance:
             raise ValueError(f"min_balance {self.min_balance} is above max_balance {self.max_balance}")
-        if "open" in self.referred_statuses:
+        if self.referred_statuses and "open" in self.referred_statuses:
             raise ValueError("referred_statuses must not contain 'open'; an open account is the normal case")
         return self
 
@@ -310,6 +306,14 @@ class Policy(_Strict):
     def tier_names(self) -> list[str]:
         return [tier.name for tier in self.all_tiers()]
 
+    @property
+    def referred_statuses(self) -> dict[str, str]:
+        """Account statuses that make a plan ineligible, with the tier each case is referred to."""
+        configured = self.eligibility.referred_statuses
+        if configured is None:
+            return dict.fromkeys(REFERRED_STATUSES, self.legal_review.tier.name)
+        return dict(configured)
+
     def max_installments_for(self, grade: str) -> int:
         return self.terms.max_installments_by_grade.get(grade, self.schedule.max_installments)  # type: ignore[arg-type]
 
@@ -329,7 +333,7 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
         ("escalation.deviation_tier", policy.escalation.deviation_tier, approval),
         ("hardship.review_tier", policy.hardship.review_tier, everything),
         *[(f"escalation.grade_tiers.{grade}", name, approval) for grade, name in policy.escalation.grade_tiers.items()],
-        *[(f"eligibility.referred_statuses.{status}", name, everything) for status, name in policy.eligibility.referred_statuses.items()],
+        *[(f"eligibility.referred_statuses.{status}", name, everything) for status, name in (policy.eligibility.referred_statuses or {}).items()],
     ]
     for path, name, allowed in references:
         if name is not None and name not in allowed:

@@ -124,9 +124,11 @@ def parse_case(document: Any, policy: Policy) -> CaseInput:
             path = json_path(item["loc"])
             got = "missing" if item["type"] == "missing" else repr(item.get("input"))
             problems[path] = f"{str(item['msg']).removeprefix('Value error, ')} (got {got})"
+        for path, message in _amount_problems(document).items():
+            problems.setdefault(path, message)
         raise CaseError(problems) from None
 
-    problems = _amount_problems(case)
+    problems = _amount_problems(document)
     terms = case_terms(case)
     for problem in validate_terms(terms, policy=policy, as_of=case.as_of):
         problems.setdefault(TERMS_FIELD_PATHS.get(problem.field, problem.field), problem.message)
@@ -229,12 +231,30 @@ def terms_json(terms: Terms) -> dict[str, Any]:
     }
 
 
-def _amount_problems(case: CaseInput) -> dict[str, str]:
-    unit = minor_unit(case.account.currency)
-    amounts = [("account.balance", case.account.balance), ("request.down_payment", case.request.down_payment)]
-    amounts += [(f"account.invoices[{index}].amount", item.amount) for index, item in enumerate(case.account.invoices)]
+def _amount_problems(document: Any) -> dict[str, str]:
+    """Return amounts with more decimal places than the account's currency has.
+
+    Reads the raw document, so these problems are reported together with
+    the schema's problems; values the schema rejects are skipped here.
+    """
+    account = _mapping(_mapping(document).get("account"))
+    currency = account.get("currency")
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        return {}
+    amounts = [("account.balance", account.get("balance")), ("request.down_payment", _mapping(_mapping(document).get("request")).get("down_payment"))]
+    invoices = account.get("invoices")
+    if isinstance(invoices, list):
+        amounts += [(f"account.invoices[{index}].amount", _mapping(item).get("amount")) for index, item in enumerate(invoices)]
+    unit = minor_unit(currency)
     problems = {}
-    for path, amount in amounts:
-        if amount != amount.quantize(unit):
-            problems[path] = f"{amount} has more decimal places than {case.account.currency} allows (minor unit {unit})"
+    for path, text in amounts:
+        if not isinstance(text, str) or not DECIMAL_TEXT.match(text.strip()):
+            continue
+        amount = Decimal(text.strip())
+        if abs(amount) < MAX_AMOUNT and amount != amount.quantize(unit):
+            problems[path] = f"{amount} has more decimal places than {currency} allows (minor unit {unit})"
     return problems
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -559,8 +559,9 @@ def _eligibility_flags(
 ) -> list[Flag]:
     rules = policy.eligibility
     flags = []
-    if profile.status in rules.referred_statuses:
-        tier = rules.referred_statuses[profile.status]  # type: ignore[index]
+    referred = policy.referred_statuses
+    if profile.status in referred:
+        tier = referred[profile.status]
         flags.append(
             Flag(FlagCode.ACCOUNT_STATUS_REFERRED, f"account status is {profile.status}; the case goes to {tier}, not a payment plan", "open", profile.status, "blocker")
         )
@@ -648,5 +649,5 @@ def _info_flags(policy: Policy, terms: Terms, detailed_reasons: list[str], route
 
 
 def _referral_route(policy: Policy, profile: AccountProfile) -> list[str]:
-    tier = policy.eligibility.referred_statuses.get(profile.status)  # type: ignore[call-overload]
+    tier = policy.referred_statuses.get(profile.status)
     return [tier] if tier else []
