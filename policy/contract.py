@@ -146,15 +146,26 @@ def json_path(location: tuple[Any, ...]) -> str:
 
 
 def case_terms(case: CaseInput) -> Terms:
+    """Return the requested terms, amounts in the currency's minor unit so "100.5" and "100.50" read the same."""
     request = case.request
-    return Terms(case.account.balance, request.down_payment, request.installments, request.first_due, request.frequency, request.apr)
+    unit = minor_unit(case.account.currency)
+    balance, down = (_in_unit(amount, unit) for amount in (case.account.balance, request.down_payment))
+    return Terms(balance, down, request.installments, request.first_due, request.frequency, request.apr.normalize() + 0)
+
+
+def _in_unit(amount: Decimal, unit: Decimal) -> Decimal:
+    # Amounts with more places than the currency allows are reported by
+    # parse_case; they are kept as given here so the report shows them.
+    rounded = amount.quantize(unit) if abs(amount) < MAX_AMOUNT else amount
+    return rounded if rounded == amount else amount
 
 
 def evaluate_case(policy: Policy, case: CaseInput) -> Assessment:
     """Assess a validated case under ``policy``."""
     account = case.account
+    unit = minor_unit(account.currency)
     invoices = [
-        InvoiceRecord(item.number, item.issued, item.due, item.amount, item.disputed, item.paid) for item in account.invoices
+        InvoiceRecord(item.number, item.issued, item.due, _in_unit(item.amount, unit), item.disputed, item.paid) for item in account.invoices
     ]
     facts = compute_facts(account.id, invoices, case.as_of)
     plans = tuple(PriorPlan(plan.status, plan.started, plan.ended) for plan in account.prior_plans)

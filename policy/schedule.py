@@ -161,6 +161,8 @@ def build_schedule(
     """
     unit = minor_unit(currency)
     _check_amounts(balance, down_payment, installment_count, unit, apr, setup_fee)
+    # Same value, same text: "100.5", "100.50" and "100.500" all become 100.50 in USD.
+    balance, down_payment, setup_fee = (amount.quantize(unit) for amount in (balance, down_payment, setup_fee))
     financed = balance - down_payment
     dates = due_dates(first_due_date, installment_count, frequency, business_day_country=business_day_country)
     if apr == 0:
