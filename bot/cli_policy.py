@@ -188,7 +188,7 @@ def print_summary(policy: Policy, out: Console) -> None:
 
 def _print_problems(path: Path, problems: Iterable[PolicyProblem]) -> None:
     problems = list(problems)
-    error_console.print(f"{path}: {len(problems)} problem(s)", markup=False)
+    error_console.print(f"{path}: {len(problems)} problem(s)", markup=False, soft_wrap=True)
     for problem in problems:
         # One line per problem, so the output can be searched and parsed.
         error_console.print(f"  {problem.path}: {problem.message} (got {problem.value})", markup=False, highlight=False, soft_wrap=True)

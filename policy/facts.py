@@ -118,12 +118,17 @@ def compute_facts(account_id: str, invoices: list[InvoiceRecord], as_of: date) -
     on_time = sum(1 for days in days_late if days == 0)
 
     aging = {name: ZERO for name, _, _ in AGING_BUCKETS}
+    open_balance = past_due_balance = disputed_open_balance = ZERO
+    oldest = None
     for inv in open_items:
         days_past_due = (as_of - inv.due_date).days
         aging[_bucket_for(days_past_due)] += inv.amount
-
-    past_due = [inv for inv in open_items if inv.due_date < as_of]
-    oldest = max(((as_of - inv.due_date).days for inv in past_due), default=None)
+        open_balance += inv.amount
+        if inv.disputed:
+            disputed_open_balance += inv.amount
+        if days_past_due > 0:
+            past_due_balance += inv.amount
+            oldest = days_past_due if oldest is None else max(oldest, days_past_due)
 
     return AccountFacts(
         account_id=account_id,
@@ -136,9 +141,9 @@ def compute_facts(account_id: str, invoices: list[InvoiceRecord], as_of: date) -
         max_days_late=max(days_late, default=None),
         disputed_count=sum(1 for inv in known if inv.disputed),
         open_invoice_count=len(open_items),
-        open_balance=sum((inv.amount for inv in open_items), ZERO),
-        past_due_balance=sum((inv.amount for inv in past_due), ZERO),
-        disputed_open_balance=sum((inv.amount for inv in open_items if inv.disputed), ZERO),
+        open_balance=open_balance,
+        past_due_balance=past_due_balance,
+        disputed_open_balance=disputed_open_balance,
         oldest_open_days_past_due=oldest,
         aging=aging,
         recent_average_days_late=_ratio(sum(days_late[half:]), len(days_late) - half, places="0.1") if half else None,

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from policy.config import Policy
 from policy.engine import Alternative, Terms, Totals, deviation_flags, max_installments, min_down_payment, regular_installment
-from policy.schedule import PERIODS_PER_YEAR, ScheduledPayment, ScheduleError, build_schedule, minor_unit
+from policy.schedule import PERIODS_PER_YEAR, ScheduledPayment, ScheduleError, build_schedule, minor_unit, plan_interest
 
 ZERO = Decimal("0")
 MAX_ALTERNATIVES = 3
@@ -80,15 +80,17 @@ def alternatives_for(policy: Policy, base: Terms, as_of: date, risk_grade: str, 
     unit = minor_unit(currency)
     step = (base.balance * LARGER_DOWN_PAYMENT_STEP).quantize(unit, rounding=ROUND_HALF_UP)
     longest = _max_count(policy, risk_grade, base.frequency, hardship)
+    balance, down, count, first_due, apr = base.balance, base.down_payment, base.installment_count, base.first_due_date, base.apr
+    larger_down = max(down + step, min_down_payment(policy, balance, currency))
     candidates = [
-        ("larger down payment", replace(base, down_payment=max(base.down_payment + step, min_down_payment(policy, base.balance, currency)))),
-        ("shorter plan", replace(base, installment_count=max(1, base.installment_count // 2))),
-        ("longest standard plan", replace(base, installment_count=longest)),
+        ("larger down payment", Terms(balance, larger_down, count, first_due, base.frequency, apr)),
+        ("shorter plan", Terms(balance, down, max(1, count // 2), first_due, base.frequency, apr)),
+        ("longest standard plan", Terms(balance, down, longest, first_due, base.frequency, apr)),
     ]
     for frequency in policy.schedule.frequencies:
         if frequency != base.frequency:
-            count = _same_length(base.installment_count, base.frequency, frequency)
-            candidates.append((f"{frequency} payments", replace(base, frequency=frequency, installment_count=count)))
+            same_length = _same_length(count, base.frequency, frequency)
+            candidates.append((f"{frequency} payments", Terms(balance, down, same_length, first_due, frequency, apr)))
 
     alternatives: list[Alternative] = []
     seen = {base}
@@ -99,7 +101,7 @@ def alternatives_for(policy: Policy, base: Terms, as_of: date, risk_grade: str, 
         if deviation_flags(policy, terms, as_of, risk_grade, hardship=hardship, currency=currency):
             continue
         try:
-            totals = totals_of(schedule_for(policy, terms, as_of, currency))
+            totals = _totals_without_schedule(policy, terms, currency)
         except ScheduleError:
             continue
         periodic = regular_installment(terms, currency, policy.rounding_mode) or ZERO
@@ -107,6 +109,21 @@ def alternatives_for(policy: Policy, base: Terms, as_of: date, risk_grade: str, 
         if len(alternatives) == MAX_ALTERNATIVES:
             break
     return alternatives
+
+
+def _totals_without_schedule(policy: Policy, terms: Terms, currency: str) -> Totals:
+    """Return the totals :func:`schedule_for` would give, without building the dated schedule."""
+    financed = terms.balance - terms.down_payment
+    interest = plan_interest(
+        financed=financed,
+        installment_count=terms.installment_count,
+        frequency=terms.frequency,
+        apr=terms.apr,
+        currency=currency,
+        rounding=policy.rounding_mode,
+    )
+    fee = policy.terms.setup_fee
+    return Totals(terms.down_payment, financed, interest, fee, terms.balance + interest + fee)
 
 
 def _same_length(count: int, old_frequency: str, new_frequency: str) -> int:

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.schedule import ScheduleError, build_schedule, due_dates, minor_unit, next_business_day
+from dateutil.relativedelta import relativedelta
+
+from policy.schedule import ScheduleError, add_months, build_schedule, due_dates, minor_unit, next_business_day, plan_interest
 
 CURRENCIES = ["USD", "JPY", "KWD", "TWD", "EUR", "CLF"]
 
@@ -152,3 +154,38 @@ def test_business_day_shift_skips_holiday() -> None:
     # 2026-12-25 is a Friday and Christmas Day.
     assert next_business_day(date(2026, 12, 25), "US") == date(2026, 12, 28)
     assert next_business_day(date(2026, 12, 24), "US") == date(2026, 12, 24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)), st.integers(min_value=0, max_value=240))
+def test_add_months_matches_relativedelta(anchor: date, months: int) -> None:
+    assert add_months(anchor, months) == anchor + relativedelta(months=months)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plans())
+def test_plan_interest_matches_schedule(plan: dict) -> None:
+    try:
+        schedule = build(plan)
+    except ScheduleError:
+        with pytest.raises(ScheduleError):
+            plan_interest(
+                financed=plan["balance"] - plan["down_payment"],
+                installment_count=plan["installment_count"],
+                frequency=plan["frequency"],
+                apr=plan["apr"],
+                currency=plan["currency"],
+                rounding=plan["rounding"],
+            )
+        return
+
+    interest = plan_interest(
+        financed=plan["balance"] - plan["down_payment"],
+        installment_count=plan["installment_count"],
+        frequency=plan["frequency"],
+        apr=plan["apr"],
+        currency=plan["currency"],
+        rounding=plan["rounding"],
+    )
+
+    assert interest == sum(payment.interest for payment in schedule)
