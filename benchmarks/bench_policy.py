@@ -60,7 +60,7 @@ def raw_accounts(first: int, count: int, rng: random.Random) -> list[tuple[str, 
 
 
 def load(raw: list[tuple[str, list[RawInvoice]]]) -> list[tuple[str, AccountProfile, list[InvoiceRecord]]]:
-    """The baseline: parse text rows into the engine's structures."""
+    """Parse text rows into the engine's structures; this is the baseline."""
     profile = AccountProfile()
     loaded = []
     for account_id, rows in raw:

@@ -169,4 +169,6 @@ def differences(before: list[Outcome], after: list[Outcome]) -> list[Difference]
 
 
 def _eligibility(outcome: Outcome) -> str:
-    return "no open balance" if outcome.eligible is None else ("yes" if outcome.eligible else "no")
+    if outcome.eligible is None:
+        return "not assessable"
+    return "yes" if outcome.eligible else "no"

@@ -99,13 +99,13 @@ def backtest(
 
     runs = [policy] + ([other] if other else [])
     results = []
-    for each in runs:
-        with _progress(f"Evaluating under {each.version}") as progress:
+    for run_policy in runs:
+        with _progress(f"Evaluating under {run_policy.version}") as progress:
             task = progress.add_task("evaluate", total=len(portfolio))
             results.append(
-                bt.evaluate_portfolio(each, portfolio, day, installments=installments, on_progress=lambda done: progress.update(task, completed=done))
+                bt.evaluate_portfolio(run_policy, portfolio, day, installments=installments, on_progress=lambda done: progress.update(task, completed=done))
             )
-    _print_distributions([(each.version, bt.distribution(outcomes)) for each, outcomes in zip(runs, results)])
+    _print_distributions([(run_policy.version, bt.distribution(outcomes)) for run_policy, outcomes in zip(runs, results)])
     if other:
         _print_differences(bt.differences(results[0], results[1]), policy.version, other.version, show)
 

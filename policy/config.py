@@ -146,7 +146,7 @@ class TermsRules(_Strict):
     down_payment_min_share: Share = Decimal("0")
     down_payment_min_amount: NonNegativeMoney = Decimal("0")
     min_installment_amount: NonNegativeMoney = Decimal("0")
-    # Longest standard plan in monthly installments for each grade; missing grades use schedule.max_installments.
+    # Maximum standard plan length in months for each grade. A grade not listed uses schedule.max_installments.
     max_installments_by_grade: dict[Grade, int] = Field(default_factory=dict)
     interest: InterestRules = Field(default_factory=InterestRules)
     setup_fee: NonNegativeMoney = Decimal("0")

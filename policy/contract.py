@@ -22,7 +22,7 @@ from policy.schedule import minor_unit
 MAX_AMOUNT = Decimal(10) ** 15
 DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
-# Where each terms problem from the engine belongs in the input document.
+# JSON path in the input document of each field that validate_terms reports on.
 TERMS_FIELD_PATHS = {
     "account": "account.balance",
     "down_payment": "request.down_payment",
@@ -141,7 +141,12 @@ def json_path(location: tuple[Any, ...]) -> str:
     """Render a pydantic location as a JSON path such as ``account.invoices[3].amount``."""
     path = ""
     for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif path:
+            path += f".{part}"
+        else:
+            path = str(part)
     return path or "(document)"
 
 

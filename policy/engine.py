@@ -147,7 +147,7 @@ class Terms:
 
 @dataclass(frozen=True)
 class AccountProfile:
-    """What the engine needs to know about the account besides its invoices."""
+    """Account attributes the engine reads besides the invoices."""
 
     segment: str = "business"
     # ISO 4217 code; None means the policy's currency.
@@ -412,7 +412,7 @@ def route_for(
 
 
 def deviation_flags(policy: Policy, terms: Terms, as_of: date, risk_grade: str, *, hardship: bool, currency: str) -> list[Flag]:
-    """Return a ``deviation`` flag (or a blocker, where the policy says so) for each term outside standard limits."""
+    """Return a flag for each term outside standard limits: a deviation, or a blocker where the policy sets one."""
     rules = policy.terms
     flags = []
     max_months = max_installments(policy, risk_grade, hardship=hardship)
@@ -604,8 +604,8 @@ def _interest_flags(policy: Policy, terms: Terms, hardship: bool) -> list[Flag]:
     if terms.apr == 0:
         return []
     if interest.mode == "none" or (hardship and policy.hardship.waive_interest):
-        why = "this policy charges no interest" if interest.mode == "none" else "interest is waived for hardship"
-        return [Flag(FlagCode.INTEREST_NOT_ALLOWED, why, "0", str(terms.apr), "deviation")]
+        message = "this policy charges no interest" if interest.mode == "none" else "interest is waived for hardship"
+        return [Flag(FlagCode.INTEREST_NOT_ALLOWED, message, "0", str(terms.apr), "deviation")]
     if terms.apr > interest.max_apr:
         return [Flag(FlagCode.APR_ABOVE_CAP, "APR is above the policy's cap", str(interest.max_apr), str(terms.apr), interest.above_cap)]
     return []

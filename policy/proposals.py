@@ -44,14 +44,20 @@ def totals_of(schedule: list[ScheduledPayment]) -> Totals:
 def counter_proposal_for(policy: Policy, terms: Terms, as_of: date, risk_grade: str, *, hardship: bool, currency: str) -> Terms | None:
     """Return the nearest terms inside standard policy, or None when no such terms exist.
 
-    Each deviating term moves to its nearest standard value: an allowed
-    frequency (monthly first) for the same plan length, the longest allowed
-    length, the first due date into its window, the APR down to its cap, the
-    down payment up to its minimum. When the installment then falls below
-    the minimum amount, the plan gets fewer installments.
+    Each deviating term moves to its nearest standard value. The frequency
+    becomes an allowed one (monthly first) for the same plan length, and the
+    length becomes at most the longest allowed. The first due date moves into
+    its window, the APR down to its cap and the down payment up to its
+    minimum. When the installment then falls below the minimum amount, the
+    plan gets fewer installments.
     """
     allowed = policy.schedule.frequencies
-    frequency = terms.frequency if terms.frequency in allowed else ("monthly" if "monthly" in allowed else allowed[0])
+    if terms.frequency in allowed:
+        frequency = terms.frequency
+    elif "monthly" in allowed:
+        frequency = "monthly"
+    else:
+        frequency = allowed[0]
     count = _same_length(terms.installment_count, terms.frequency, frequency)
     count = min(count, _max_count(policy, risk_grade, frequency, hardship))
 

@@ -7,10 +7,11 @@ Rules every schedule follows:
 - Without interest, the installments after the down payment sum exactly to
   the amount financed: every installment is the rounded equal share and the
   last installment takes the remainder (positive or negative).
-- With an amortized APR, each payment is the rounded annuity payment; each
-  period's interest is the balance times the periodic rate, rounded; the last
-  payment is the remaining balance plus its interest, so the balance ends at
-  exactly zero and the principal parts sum to the amount financed.
+- With an amortized APR, each payment is the rounded annuity payment, and
+  each period's interest is the balance times the periodic rate, rounded.
+  The last payment is the remaining balance plus its interest, so the
+  balance ends at exactly zero and the principal parts sum to the amount
+  financed.
 - A setup fee is charged with the first payment (the down payment when there
   is one) and is not financed.
 """

@@ -82,7 +82,10 @@ def test_schedule_ignores_decimal_formatting(plan: dict, zeros: int) -> None:
     """Amounts written with more trailing zeros, as from "1200.5000", give the same schedule."""
     padded = dict(plan)
     for name in ("balance", "down_payment"):
-        padded[name] = Decimal(str(plan[name]) + ("0" * zeros if "." in str(plan[name]) else ("." + "0" * zeros if zeros else "")))
+        text = str(plan[name])
+        if "." not in text and zeros:
+            text += "."
+        padded[name] = Decimal(text + "0" * zeros)
     try:
         expected = build(plan)
     except ScheduleError:
