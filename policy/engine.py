@@ -328,7 +328,8 @@ def assess(
     try:
         schedule = schedule_for(policy, terms, as_of, currency)
     except ScheduleError as error:
-        flags.append(Flag(FlagCode.SCHEDULE_NOT_POSSIBLE, str(error), "a positive amount for every installment", terms.to_dict().__repr__(), "blocker"))
+        requested = f"{terms.balance - terms.down_payment} in {terms.installment_count} {terms.frequency} installments"
+        flags.append(Flag(FlagCode.SCHEDULE_NOT_POSSIBLE, str(error), "a positive amount for every installment", requested, "blocker"))
 
     eligible = not any(flag.blocking for flag in flags)
     detailed_reasons = _detailed_assessment_reasons(policy, facts, terms, risk_grade, defaults)

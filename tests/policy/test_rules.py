@@ -253,3 +253,12 @@ def test_same_input_same_answer_with_account(consumer) -> None:
     second = assess(consumer, replace(facts), terms("20000.00", 9, down="1000", days=14, apr="6"), as_of=AS_OF, open_plan_count=0, account=profile)
 
     assert first == second
+
+
+def test_unschedulable_terms_block(b2b) -> None:
+    result = assess(b2b, clean_facts("100.00"), terms("100.00", 24, down="99.90"), as_of=AS_OF, open_plan_count=0)
+
+    assert not result.eligible
+    flag = next(flag for flag in result.flags if flag.code == FlagCode.SCHEDULE_NOT_POSSIBLE)
+    assert flag.actual == "0.10 in 24 monthly installments"
+    assert result.schedule == []
