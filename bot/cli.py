@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot import cli_audit, cli_policy, cli_report
+from bot.cli_sync import sync_command
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
+from storage.connectors.base import ConnectorError
 
 app = typer.Typer(help="Payment plan requests, approvals and agreements, run from Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -25,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_report.app, name="report")
+app.command("sync")(sync_command)
 app.add_typer(cli_policy.policy_app, name="policy")
 import_app.command("uci-credit")(cli_policy.import_uci_command)
 
@@ -165,6 +168,9 @@ def serve(
         raise typer.Exit(2) from None
     try:
         runtime = build_runtime(settings)
+    except ConnectorError as error:
+        error_console.print(str(error), soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
     except (URLError, SlackApiError, OSError) as error:
         # Bolt checks the bot token with auth.test while the app is built.
         error_console.print(
@@ -174,7 +180,9 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
+    _check_connector_mappings(runtime.connectors)
+    webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
+    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -187,6 +195,22 @@ def serve(
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
     logger.info("payplan stopped")
+
+
+def _check_connector_mappings(connectors: dict) -> None:
+    """Exit with status 2 when a mapping names a field its source lacks; log and go on when a source is unreachable."""
+    from storage.connectors.base import ConnectorUnavailable, IncrementalSource, MappingError
+
+    for name, connector in connectors.items():
+        if not isinstance(connector, IncrementalSource):
+            continue
+        try:
+            connector.check_mapping()
+        except MappingError as error:
+            error_console.print(str(error), soft_wrap=True, markup=False)
+            raise typer.Exit(2) from None
+        except (ConnectorUnavailable, ConnectorError) as error:
+            logger.error("could not check the mapping of source %s at start: %s", name, error)
 
 
 def _load_settings() -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,6 +40,20 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Source connectors (docs/connectors.md) and the request webhook (docs/webhooks.md)
+    connectors_file: Path | None = Field(None, validation_alias="PAYPLAN_CONNECTORS_FILE")
+    requests_webhook_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_SECRET")
+    salesforce_login_url: str = Field("https://login.salesforce.com", validation_alias="SALESFORCE_LOGIN_URL")
+    salesforce_auth_flow: Literal["client_credentials", "jwt_bearer"] = Field("client_credentials", validation_alias="SALESFORCE_AUTH_FLOW")
+    salesforce_client_id: str | None = Field(None, validation_alias="SALESFORCE_CLIENT_ID")
+    salesforce_client_secret: SecretStr | None = Field(None, validation_alias="SALESFORCE_CLIENT_SECRET")
+    salesforce_username: str | None = Field(None, validation_alias="SALESFORCE_USERNAME")
+    salesforce_private_key_file: Path | None = Field(None, validation_alias="SALESFORCE_PRIVATE_KEY_FILE")
+    netsuite_account_id: str | None = Field(None, validation_alias="NETSUITE_ACCOUNT_ID")
+    netsuite_consumer_key: str | None = Field(None, validation_alias="NETSUITE_CONSUMER_KEY")
+    netsuite_consumer_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_CONSUMER_SECRET")
+    netsuite_token_id: str | None = Field(None, validation_alias="NETSUITE_TOKEN_ID")
+    netsuite_token_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_TOKEN_SECRET")
 
     @field_validator("timezone")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.summary import Summarizer
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
+from bot.connector_setup import load_connectors
 from bot.links import LinkSigner
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
 from policy.config import Policy
+from storage.connectors.base import Connector
+from storage.connectors.refresh import BalanceRefresher
 from storage.db import make_engine, make_session_factory
 
 
@@ -28,6 +31,9 @@ class Runtime:
     workflow: Workflow
     slack_client: WebClient | None
     slack_app: App | None
+    # The sources in PAYPLAN_CONNECTORS_FILE, for write-back and the modal's live balance.
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    balance_refresher: BalanceRefresher | None = None
 
 
 def build_runtime(
@@ -37,9 +43,13 @@ def build_runtime(
     with_slack: bool = True,
     process_before_response: bool = False,
 ) -> Runtime:
-    """Build every long-lived object; the database schema must already be upgraded."""
+    """Build every long-lived object; the database schema must already be upgraded.
+
+    Raises ConnectorError when the connectors file or its credentials are invalid.
+    """
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    connectors = load_connectors(settings, session_factory)
     policy = load_policy(settings.policy_path)
     summarizer = Summarizer(
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
@@ -58,8 +68,9 @@ def build_runtime(
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
     )
+    refresher = BalanceRefresher(session_factory, connectors, workflow.clock.now) if connectors else None
     if not with_slack:
-        return Runtime(engine, session_factory, policy, workflow, None, None)
+        return Runtime(engine, session_factory, policy, workflow, None, None, connectors, refresher)
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = WebClient(token=token, base_url=settings.slack_api_url)
@@ -78,4 +89,4 @@ def build_runtime(
         signing_secret=signing_secret,
         process_before_response=process_before_response,
     )
-    return Runtime(engine, session_factory, policy, workflow, client, slack_app)
+    return Runtime(engine, session_factory, policy, workflow, client, slack_app, connectors, refresher)

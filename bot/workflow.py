@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -145,11 +145,21 @@ class Workflow:
             raise InvalidInput("The request has invalid fields.", errors)
         return terms, facts
 
-    def open_request(self, *, actor: str, data: RequestInput, idempotency_key: str | None = None) -> int:
+    def open_request(
+        self,
+        *,
+        actor: str,
+        data: RequestInput,
+        idempotency_key: str | None = None,
+        source: str = "slack",
+        before_store: Callable[[Session], None] | None = None,
+    ) -> int:
         """Create, assess and route a request; return its id.
 
         A second call with the same ``idempotency_key`` returns the first
-        request's id and changes nothing.
+        request's id and changes nothing. ``source`` records where the request
+        came from. ``before_store(session)`` runs inside the transaction that
+        stores the request, so an exception it raises stores nothing.
         """
         existing = self._request_id_for_key(idempotency_key)
         if existing is not None:
@@ -168,7 +178,7 @@ class Workflow:
         summary = self.summarizer.summarize(_summary_input(data, terms, facts, result))
 
         try:
-            request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary)
+            request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
         except IntegrityError:
             existing = self._request_id_for_key(idempotency_key)
             if existing is None:
@@ -191,9 +201,13 @@ class Workflow:
         facts: AccountFacts,
         result: PolicyAssessment,
         summary: SummaryRecord,
+        source: str = "slack",
+        before_store: Callable[[Session], None] | None = None,
     ) -> int:
         now = self.clock.now()
         with self.session_factory.begin() as session:
+            if before_store is not None:
+                before_store(session)
             request = PlanRequest(
                 account_id=data.account_id,
                 requested_by=actor,
@@ -205,6 +219,7 @@ class Workflow:
                 idempotency_key=idempotency_key,
                 created_at=now,
                 updated_at=now,
+                source=source,
             )
             session.add(request)
             session.flush()

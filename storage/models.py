@@ -73,6 +73,8 @@ class Invoice(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
+    # A connector's payment is stored once per source record, so a rerun of a sync adds none.
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -82,6 +84,8 @@ class Payment(Base):
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(32))
+    # The record id in the source system; None for payments from a CSV import.
+    external_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class PlanRequest(Base):
@@ -103,6 +107,8 @@ class PlanRequest(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the request came from: "slack" (the modal) or "webhook" (POST /webhooks/requests).
+    source: Mapped[str] = mapped_column(String(32), default="slack", server_default="slack")
 
     account: Mapped[Account] = relationship()
     revisions: Mapped[list[TermRevision]] = relationship(back_populates="request", order_by="TermRevision.number")
@@ -252,3 +258,37 @@ class WebhookDelivery(Base):
     # The sender's X-Payplan-Delivery header.
     delivery_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SyncWatermark(Base):
+    """How far ``payplan sync`` has read one source: the latest last-modified time it stored."""
+
+    __tablename__ = "sync_watermarks"
+
+    # The connector name from the connectors file, for example "salesforce".
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WriteBackTask(Base):
+    """One plan state to write to the account's source record, retried until it is written or gives up."""
+
+    __tablename__ = "write_back_tasks"
+    # One task per request state, so scanning the same state twice queues nothing new.
+    __table_args__ = (UniqueConstraint("request_id", "state_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    # Status, revision and decided steps of the request when the task was queued.
+    state_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending, done, failed (gave up after the maximum number of attempts)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
