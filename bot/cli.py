@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.cli_agent import agent_app
 from bot import cli_audit, cli_policy, cli_report
 from bot.cli_sync import sync_command
 from bot.config import Settings, load_policy
@@ -25,6 +26,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(agent_app, name="agent")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_report.app, name="report")
 app.command("sync")(sync_command)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.agent_usage import ModelPrice
 from policy.config import Policy, PolicyError, parse_policy
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Account-summary agent
+    llm_timeout_seconds: float = Field(20.0, gt=0, le=120, validation_alias="PAYPLAN_LLM_TIMEOUT_SECONDS")
+    llm_max_attempts: int = Field(3, ge=1, le=5, validation_alias="PAYPLAN_LLM_MAX_ATTEMPTS")
+    llm_daily_token_budget: int | None = Field(None, ge=1, validation_alias="PAYPLAN_LLM_DAILY_TOKEN_BUDGET")
+    llm_prices: dict[str, ModelPrice] = Field(default_factory=dict, validation_alias="PAYPLAN_LLM_PRICES")
+    summary_workers: int = Field(2, ge=1, le=16, validation_alias="PAYPLAN_SUMMARY_WORKERS")
     # Source connectors (docs/connectors.md) and the request webhook (docs/webhooks.md)
     connectors_file: Path | None = Field(None, validation_alias="PAYPLAN_CONNECTORS_FILE")
     requests_webhook_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_SECRET")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.retries import RetryPolicy
 from agents.summary import Summarizer
+from bot.agent_usage import tokens_used_on
+from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
 from bot.connector_setup import load_connectors
@@ -51,12 +55,7 @@ def build_runtime(
     session_factory = make_session_factory(engine)
     connectors = load_connectors(settings, session_factory)
     policy = load_policy(settings.policy_path)
-    summarizer = Summarizer(
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        model=settings.llm_model,
-        base_url=settings.openai_base_url,
-        enabled=settings.llm_enabled,
-    )
+    summarizer = build_summarizer(settings, session_factory)
     portal_secret = settings.portal_secret.get_secret_value() if settings.portal_secret else ""
     workflow = Workflow(
         session_factory=session_factory,
@@ -67,6 +66,16 @@ def build_runtime(
         timezone=settings.timezone,
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
+        summary_jobs=None,
+    )
+    workflow.summary_jobs = SummaryJobs(
+        session_factory=session_factory,
+        summarizer=summarizer,
+        policy=policy,
+        clock=workflow.clock,
+        prices=settings.llm_prices,
+        max_workers=settings.summary_workers,
+        on_updated=workflow._summary_updated,
     )
     refresher = BalanceRefresher(session_factory, connectors, workflow.clock.now) if connectors else None
     if not with_slack:
@@ -81,6 +90,7 @@ def build_runtime(
         policy=policy,
         approvers=settings.approvers,
         agreement_url=workflow.agreement_url,
+        workflow=workflow,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     slack_app = build_slack_app(
@@ -90,3 +100,22 @@ def build_runtime(
         process_before_response=process_before_response,
     )
     return Runtime(engine, session_factory, policy, workflow, client, slack_app, connectors, refresher)
+
+
+def build_summarizer(settings: Settings, session_factory: sessionmaker[Session]) -> Summarizer:
+    """Create the summarizer from settings, with the daily token budget read from stored runs."""
+
+    def tokens_used_today() -> int:
+        with session_factory() as session:
+            return tokens_used_on(session, datetime.now(timezone.utc).date())
+
+    return Summarizer(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        model=settings.llm_model,
+        base_url=settings.openai_base_url,
+        enabled=settings.llm_enabled,
+        timeout_s=settings.llm_timeout_seconds,
+        retry_policy=RetryPolicy(max_attempts=settings.llm_max_attempts),
+        daily_token_budget=settings.llm_daily_token_budget,
+        tokens_used_today=tokens_used_today,
+    )
