@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli_agent import agent_app
-from bot import cli_audit, cli_policy, cli_report
+from bot import cli_audit, cli_plans, cli_policy, cli_report
 from bot.cli_sync import sync_command
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
@@ -30,6 +30,8 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_report.app, name="report")
 app.command("sync")(sync_command)
+app.add_typer(cli_plans.app, name="plans")
+app.add_typer(cli_plans.payments_app, name="payments")
 app.add_typer(cli_policy.policy_app, name="policy")
 import_app.command("uci-credit")(cli_policy.import_uci_command)
 
@@ -184,7 +186,13 @@ def serve(
     assert runtime.slack_app is not None
     _check_connector_mappings(runtime.connectors)
     webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
+    payments_secret = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    asgi = build_asgi_app(
+        slack_app=runtime.slack_app if http else None,
+        workflow=runtime.workflow,
+        requests_webhook_secret=webhook_secret,
+        payments_secret=payments_secret,
+    )
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
