@@ -13,9 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from policy.lifecycle import OPEN_STATUSES
 from storage.types import Money, UTCDateTime
 
 
@@ -261,12 +262,14 @@ class WebhookDelivery(Base):
 
 
 class SyncWatermark(Base):
-    """How far ``payplan sync`` has read one source: the latest last-modified time it stored."""
+    """How far ``payplan sync`` has read one object type of one source: the latest last-modified time it stored."""
 
     __tablename__ = "sync_watermarks"
 
     # The connector name from the connectors file, for example "salesforce".
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "accounts", "invoices" or "payments": each type is read by its own query, so each has its own watermark.
+    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -352,3 +355,16 @@ class SummaryRun(Base):
     # Cost in millionths of the price table's currency unit; None when the
     # price table has no entry for the model.
     cost_micros: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# At most one open request per account, enforced by the database so two
+# concurrent openers cannot both store one. Requests in other statuses
+# (ineligible, decided, active, closed) do not count.
+OPEN_REQUEST_STATUSES = sorted(status.value for status in OPEN_STATUSES)
+Index(
+    "uq_plan_requests_open_account",
+    PlanRequest.account_id,
+    unique=True,
+    postgresql_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+    sqlite_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+)

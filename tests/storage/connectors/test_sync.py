@@ -24,7 +24,7 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 PAGES = {"Invoice__c": "query_invoices.json", "Payment__c": "query_payments.json"}
 
 
-def _mock_salesforce(payments: dict | None = None) -> respx.Route:
+def _mock_salesforce(payments: dict | None = None, invoices: dict | None = None) -> respx.Route:
     respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(return_value=recorded_response("salesforce", "token.json"))
     respx.get(f"{SF_API}/query/01gTESTQUERY00001-2").mock(return_value=recorded_response("salesforce", "query_accounts_page2.json"))
 
@@ -33,6 +33,8 @@ def _mock_salesforce(payments: dict | None = None) -> respx.Route:
             return recorded_response("salesforce", "query_accounts_page1.json")
         if payments is not None and " FROM Payment__c" in request.url.params["q"]:
             return httpx.Response(200, json=payments)
+        if invoices is not None and " FROM Invoice__c" in request.url.params["q"]:
+            return httpx.Response(200, json=invoices)
         return soql_router(PAGES)(request)
 
     return respx.get(f"{SF_API}/query").mock(side_effect=answer)
@@ -56,17 +58,21 @@ def test_sync_twice_changes_nothing_second_time(session_factory: sessionmaker[Se
     assert ("accounts", 3) in progress
     assert ("payments", 1) in progress
 
-    # The second run requests only records changed since the first run's latest one.
+    # The second run requests only records changed since the first run's latest one of each type.
     watermark = datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)
     assert first.watermark == watermark
-    second_queries = [call.request.url.params["q"] for call in query.calls[3:]]
-    assert all("LastModifiedDate >= 2026-12-01T07:45:00Z" in soql for soql in second_queries)
+    second_queries = {call.request.url.params["q"].split(" FROM ")[1].split()[0]: call.request.url.params["q"] for call in query.calls[3:]}
+    assert "LastModifiedDate >= 2026-11-30T08:05:30Z" in second_queries["Account"]
+    assert "LastModifiedDate >= 2026-12-01T07:45:00Z" in second_queries["Invoice__c"]
+    assert "LastModifiedDate >= 2026-12-01T07:45:00Z" in second_queries["Payment__c"]
 
     with session_factory() as session:
         assert _count(session, Account) == 3
         assert _count(session, Invoice) == 3
         assert _count(session, Payment) == 1
-        assert read_watermark(session, "salesforce") == watermark
+        assert read_watermark(session, "salesforce", "accounts") == datetime(2026, 11, 30, 8, 5, 30, tzinfo=timezone.utc)
+        assert read_watermark(session, "salesforce", "invoices") == watermark
+        assert read_watermark(session, "salesforce", "payments") == watermark
         account = session.get(Account, "001TEST0000000001AA")
         assert account.source == "salesforce"
         assert account.name == "Northwind Traders"
@@ -105,6 +111,56 @@ def test_sync_skips_bad_record_and_reports(session_factory: sessionmaker[Session
     assert report.added["invoices"] == 3
     assert len(report.errors) == 1
     assert "a0BTEST000000001AA: amount 12.345 has more than 2 decimal places" in report.errors[0]
+
+
+def test_bad_record_keeps_later_records(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    invoices = recorded_response("salesforce", "query_invoices.json").json()
+    invoices["records"][0]["Due_Date__c"] = "next week"
+    with respx.mock:
+        _mock_salesforce(invoices=invoices)
+        report = sync_source(session_factory, salesforce, now=NOW)
+
+    assert report.added["invoices"] == 2
+    assert len(report.errors) == 1
+    assert "a0ATEST000000001AA" in report.errors[0]
+    with session_factory() as session:
+        numbers = set(session.scalars(select(Invoice.invoice_number)))
+        assert numbers == {"INV-1002", "INV-1003"}
+        assert read_watermark(session, "salesforce", "invoices") == datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "since, expected",
+    [
+        # Reading from after the stored watermark skips records, so the watermark stays.
+        (datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc), datetime(2026, 11, 20, tzinfo=timezone.utc)),
+        # Reading from before it covers everything after it, so it moves to the latest record read.
+        (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)),
+    ],
+)
+def test_since_moves_watermark_only_over_read(
+    session_factory: sessionmaker[Session], salesforce: SalesforceConnector, since: datetime, expected: datetime
+) -> None:
+    stored = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    with session_factory.begin() as session:
+        session.add(SyncWatermark(source="salesforce", object_type="invoices", last_modified=stored, synced_at=stored))
+
+    with respx.mock:
+        _mock_salesforce()
+        sync_source(session_factory, salesforce, now=NOW, since=since)
+
+    with session_factory() as session:
+        assert read_watermark(session, "salesforce", "invoices") == expected
+
+
+def test_since_without_watermark_stores_none(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW, since=datetime(2026, 11, 29, tzinfo=timezone.utc))
+
+    assert report.watermark is None
+    with session_factory() as session:
+        assert _count(session, SyncWatermark) == 0
 
 
 def test_failed_sync_keeps_watermark(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
