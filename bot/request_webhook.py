@@ -25,11 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, OpenRequestExists
 from bot.webhooks import WebhookAuthError, claim_delivery, verify
 from bot.workflow import MAX_REASON_LENGTH, REASON_CATEGORIES, RequestInput, Workflow
-from policy.lifecycle import OPEN_STATUSES
-from storage.models import PlanRequest, WebhookDelivery
+from storage.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +60,6 @@ class WebhookRequestBody(BaseModel):
         return value
 
 
-class DuplicateOpenRequest(Exception):
-    def __init__(self, account_id: str, request_id: int) -> None:
-        super().__init__(f"account {account_id} already has open request {request_id}")
-        self.account_id = account_id
-        self.request_id = request_id
-
-
 def request_webhook_endpoint(workflow: Workflow, secret: str) -> Callable[[Request], Awaitable[Response]]:
     """Return the endpoint function for ``POST /webhooks/requests``."""
 
@@ -88,9 +80,8 @@ def request_webhook_endpoint(workflow: Workflow, secret: str) -> Callable[[Reque
             request_id = await run_in_threadpool(_open, workflow, parsed, delivery_id)
         except WebhookAuthError as error:
             return JSONResponse({"error": error.message}, status_code=error.status)
-        except DuplicateOpenRequest as error:
-            message = f"{error}; decide or withdraw it before opening another"
-            return JSONResponse({"error": message, "request_id": error.request_id}, status_code=409)
+        except OpenRequestExists as error:
+            return JSONResponse({"error": error.user_message, "request_id": error.request_id}, status_code=409)
         except InvalidInput as error:
             return JSONResponse({"error": error.user_message, "fields": error.field_errors}, status_code=422)
 
@@ -119,11 +110,11 @@ def _open(workflow: Workflow, body: WebhookRequestBody, delivery_id: str) -> int
             select(WebhookDelivery.id).where(WebhookDelivery.source == ENDPOINT, WebhookDelivery.delivery_id == delivery_id)
         ):
             raise WebhookAuthError(409, f"delivery {delivery_id!r} was already processed; send each call with a new X-Payplan-Delivery")
-        _reject_duplicate(session, body.account_id)
 
+    # An account with an open request raises OpenRequestExists, from the
+    # workflow's check or, when two calls race, from the database's unique
+    # index on open requests per account.
     def claim(session: Session) -> None:
-        # Checked again inside the transaction that stores the request.
-        _reject_duplicate(session, body.account_id)
         claim_delivery(session, source=ENDPOINT, delivery_id=delivery_id, now=now)
 
     data = RequestInput(
@@ -141,17 +132,3 @@ def _open(workflow: Workflow, body: WebhookRequestBody, delivery_id: str) -> int
         source=SOURCE,
         before_store=claim,
     )
-
-
-def _reject_duplicate(session: Session, account_id: str) -> None:
-    # NOTE: two calls for one account that pass this check at the same moment
-    # can both store a request. The policy then flags the second one as a
-    # second open plan, and only a unique partial index would prevent it.
-    open_request_id = session.scalar(
-        select(PlanRequest.id)
-        .where(PlanRequest.account_id == account_id, PlanRequest.status.in_([status.value for status in OPEN_STATUSES]))
-        .order_by(PlanRequest.id)
-        .limit(1)
-    )
-    if open_request_id is not None:
-        raise DuplicateOpenRequest(account_id, open_request_id)

@@ -28,7 +28,7 @@ from bot import metrics
 from bot.agent_usage import record_run
 from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, business_date
-from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
+from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, OpenRequestExists, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
 from bot.messages import request_label
 from bot.negotiation import FREQUENCIES, NegotiationMixin
@@ -37,7 +37,7 @@ from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
-from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from policy.lifecycle import OPEN_STATUSES, PLAN_STATUSES, Status, check_transition
 from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
 from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
@@ -157,6 +157,9 @@ class Workflow(NegotiationMixin, ReviewMixin):
             if account is None:
                 errors["account"] = f"account {data.account_id!r} was not found; import it first"
                 raise InvalidInput("The request has invalid fields.", errors)
+            open_request_id = self._open_request_id(session, account.id)
+            if open_request_id is not None:
+                raise OpenRequestExists(account.id, open_request_id)
             facts = compute_facts(account.id, invoice_history(session, account.id), as_of)
 
         terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date)
@@ -201,10 +204,16 @@ class Workflow(NegotiationMixin, ReviewMixin):
             request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
         except IntegrityError:
             existing = self._request_id_for_key(idempotency_key)
-            if existing is None:
+            if existing is not None:
+                logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
+                return existing
+            # The unique index on open requests per account rejected the insert.
+            with self.session_factory() as session:
+                open_request_id = self._open_request_id(session, data.account_id)
+            if open_request_id is None:
                 raise
-            logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
-            return existing
+            logger.info("request for account %s rejected: request %s was opened concurrently", data.account_id, open_request_id)
+            raise OpenRequestExists(data.account_id, open_request_id) from None
 
         logger.info("request %s opened for account %s by %s", request_id, data.account_id, actor)
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
@@ -557,6 +566,14 @@ class Workflow(NegotiationMixin, ReviewMixin):
             return None
         with self.session_factory() as session:
             return session.scalar(select(PlanRequest.id).where(PlanRequest.idempotency_key == key))
+
+    def _open_request_id(self, session: Session, account_id: str) -> int | None:
+        return session.scalar(
+            select(PlanRequest.id)
+            .where(PlanRequest.account_id == account_id, PlanRequest.status.in_([status.value for status in OPEN_STATUSES]))
+            .order_by(PlanRequest.id)
+            .limit(1)
+        )
 
     def _open_plan_count(self, session: Session, account_id: str) -> int:
         query = select(func.count()).select_from(PlanRequest).where(

@@ -360,6 +360,8 @@ class SummaryRun(Base):
 # At most one open request per account, enforced by the database so two
 # concurrent openers cannot both store one. Requests in other statuses
 # (ineligible, decided, active, closed) do not count.
+# NOTE: an ineligible request revised back to assessed while the account has
+# another open request fails this index with an IntegrityError.
 OPEN_REQUEST_STATUSES = sorted(status.value for status in OPEN_STATUSES)
 Index(
     "uq_plan_requests_open_account",

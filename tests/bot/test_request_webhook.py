@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -133,11 +135,33 @@ def test_duplicate_open_request_rejected(webhook_app: WebhookApp) -> None:
     assert first.status_code == 201
     assert second.status_code == 409
     assert second.json()["request_id"] == first.json()["request_id"]
-    assert f"account {ACCOUNT} already has open request" in second.json()["error"]
+    assert f"Account {ACCOUNT} already has open request" in second.json()["error"]
     assert len(webhook_app.requests()) == 1
     # The refused call claimed nothing, so the sender may retry it later with the same id.
     with webhook_app.runtime.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_concurrent_calls_open_one_request(webhook_app: WebhookApp) -> None:
+    app = build_asgi_app(slack_app=None, workflow=webhook_app.runtime.workflow, requests_webhook_secret=SECRET)
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://payplan.test") as client:
+            calls = []
+            for index in range(10):
+                raw = json.dumps(_body()).encode()
+                headers = signed_headers(SECRET, raw, delivery_id=f"d-concurrent-{index}", now=NOW)
+                calls.append(client.post("/webhooks/requests", content=raw, headers=headers))
+            return await asyncio.gather(*calls)
+
+    responses = asyncio.run(post_all())
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] + [409] * 9, [response.text for response in responses]
+    [opened] = [response.json()["request_id"] for response in responses if response.status_code == 201]
+    assert {response.json()["request_id"] for response in responses if response.status_code == 409} == {opened}
+    assert [request.id for request in webhook_app.requests()] == [opened]
 
 
 def test_invalid_fields_named(webhook_app: WebhookApp) -> None:
