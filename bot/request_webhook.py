@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 ENDPOINT = "requests"
 SOURCE = "webhook"
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+# A system name such as system:billing; Slack user ids match it too.
+REQUESTED_BY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]*$")
 
 
 class WebhookRequestBody(BaseModel):
@@ -49,7 +52,7 @@ class WebhookRequestBody(BaseModel):
     down_payment: str = Field("0.00", pattern=AMOUNT_PATTERN)
     installment_count: int = Field(ge=1, le=999, strict=True)
     first_due_date: date
-    # Who asked: a Slack user id or a system name; shown as the requester.
+    # Who asked: a Slack user id (shown as a mention) or a system name (shown as plain text).
     requested_by: str = Field("system:webhook", min_length=1, max_length=64)
 
     @field_validator("reason_category")
@@ -57,6 +60,16 @@ class WebhookRequestBody(BaseModel):
     def _known_category(cls, value: str) -> str:
         if value not in REASON_CATEGORIES:
             raise ValueError(f"must be one of {', '.join(REASON_CATEGORIES)}")
+        return value
+
+    @field_validator("requested_by")
+    @classmethod
+    def _plain_actor(cls, value: str) -> str:
+        if not REQUESTED_BY_PATTERN.fullmatch(value):
+            raise ValueError(
+                "must be a Slack user id such as U012AB3CD or a system name of letters, digits, ':', '.', '_' and '-', "
+                "such as system:billing"
+            )
         return value
 
 

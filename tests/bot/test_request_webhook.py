@@ -164,6 +164,25 @@ def test_concurrent_calls_open_one_request(webhook_app: WebhookApp) -> None:
     assert [request.id for request in webhook_app.requests()] == [opened]
 
 
+def test_system_requester_shown_as_text(webhook_app: WebhookApp) -> None:
+    body = _body()
+    del body["requested_by"]
+    response = webhook_app.post(body)
+
+    assert response.status_code == 201, response.text
+    posted = json.dumps(webhook_app.stub.wait_for("chat.postMessage")[0].args)
+    assert "<@system:webhook>" not in posted
+    assert "system:webhook" in posted
+
+
+def test_requested_by_markup_rejected(webhook_app: WebhookApp) -> None:
+    response = webhook_app.post(_body(requested_by="U999> <!channel"))
+
+    assert response.status_code == 422
+    assert "requested_by" in response.json()["fields"]
+    assert webhook_app.requests() == []
+
+
 def test_invalid_fields_named(webhook_app: WebhookApp) -> None:
     response = webhook_app.post(
         _body(down_payment=43.05, installment_count=0, reason_category="bored", first_due_date="soon", colour="red")
