@@ -218,7 +218,14 @@ class Workflow(NegotiationMixin, ReviewMixin):
         logger.info("request %s opened for account %s by %s", request_id, data.account_id, actor)
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
         if self.notifier:
-            self.notifier.request_opened(request_id)
+            try:
+                self.notifier.request_opened(request_id)
+            except Exception:
+                # The stored request is the truth, so a Slack failure must not
+                # fail the call that opened it.
+                # NOTE: nothing posts this request later yet; a Slack outbox with
+                # retries is meant to pick up requests that have no slack_ts.
+                logger.exception("request %s is stored but posting it to Slack failed", request_id)
         if uses_model:
             self.summary_jobs.submit(request_id, summary_input)
         return request_id

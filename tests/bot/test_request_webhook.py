@@ -183,6 +183,41 @@ def test_requested_by_markup_rejected(webhook_app: WebhookApp) -> None:
     assert webhook_app.requests() == []
 
 
+def test_slack_down_still_opens_request(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    upgrade_database(database_url)
+    # The runtime starts against the stub, which then stops, as in a Slack outage.
+    with SlackStub(expected_token=BOT_TOKEN) as stub:
+        settings = Settings(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="signing-secret",
+            SLACK_API_URL=stub.base_url,
+            PAYPLAN_SLACK_CHANNEL=CHANNEL,
+            PAYPLAN_APPROVERS={"collections_manager": ["U00MANAGER1"], "finance_controller": ["U00CONTROL1"]},
+            PAYPLAN_PORTAL_SECRET="portal-secret",
+            PAYPLAN_REQUESTS_WEBHOOK_SECRET=SECRET,
+        )
+        runtime = build_runtime(settings, clock=FixedClock(NOW))
+    try:
+        with runtime.session_factory.begin() as session:
+            add_past_due_account(session, ACCOUNT, date(2013, 6, 14), ["120.00", "310.55"])
+        app = build_asgi_app(slack_app=None, workflow=runtime.workflow, requests_webhook_secret=SECRET)
+        raw = json.dumps(_body()).encode()
+        headers = signed_headers(SECRET, raw, delivery_id="d-outage", now=NOW)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post("/webhooks/requests", content=raw, headers=headers)
+
+        assert response.status_code == 201, response.text
+        request_id = response.json()["request_id"]
+        with runtime.session_factory() as session:
+            request = session.get(PlanRequest, request_id)
+            assert request.slack_ts is None
+            assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+        assert f"request {request_id} is stored but posting it to Slack failed" in caplog.text
+    finally:
+        runtime.engine.dispose()
+
+
 def test_invalid_fields_named(webhook_app: WebhookApp) -> None:
     response = webhook_app.post(
         _body(down_payment=43.05, installment_count=0, reason_category="bored", first_due_date="soon", colour="red")
