@@ -182,10 +182,6 @@ def _open_values() -> list[str]:
     return [status.value for status in OPEN_STATUSES | {Status.INELIGIBLE}]
 
 
-def actor_mention(actor: str) -> str:
-    return f"{actor_mention(actor)}" if actor.startswith(("U", "W")) else actor
-
-
 def _details(after: dict[str, Any]) -> str:
     shown = {key: value for key, value in after.items() if value not in (None, "", [], {})}
     if not shown:
