@@ -166,6 +166,15 @@ class RecordUpserter:
             self.session.add(Invoice(invoice_number=record.number, **values))
             self.report.added["invoices"] += 1
             return
+        # Invoice numbers are unique across all sources, so a number stored
+        # from another source belongs to a different invoice and is not overwritten.
+        owner = invoice.account.source
+        if owner != self.connector.name:
+            self.report.errors.append(
+                f"invoices: invoice {record.external_id} has number {record.number}, which is already stored for "
+                f"account {invoice.account_id} from source {owner!r}; skipped, rename one of the invoices"
+            )
+            return
         self._apply(invoice, "invoices", values)
 
     def payment(self, record: SourcePayment) -> None:

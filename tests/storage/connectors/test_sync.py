@@ -163,6 +163,32 @@ def test_since_without_watermark_stores_none(session_factory: sessionmaker[Sessi
         assert _count(session, SyncWatermark) == 0
 
 
+def test_invoice_number_of_other_source_kept(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with session_factory.begin() as session:
+        session.add(Account(id="CSV-ACCOUNT-1", name="From the CSV export", source="csv"))
+        session.flush()
+        session.add(
+            Invoice(
+                invoice_number="INV-1001",
+                account_id="CSV-ACCOUNT-1",
+                invoice_date=datetime(2026, 1, 5).date(),
+                due_date=datetime(2026, 2, 4).date(),
+                amount=Decimal("75.00"),
+                disputed=False,
+            )
+        )
+
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW)
+
+    assert report.added["invoices"] == 2
+    assert any("number INV-1001, which is already stored for account CSV-ACCOUNT-1 from source 'csv'" in error for error in report.errors)
+    with session_factory() as session:
+        invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == "INV-1001"))
+        assert (invoice.account_id, invoice.amount) == ("CSV-ACCOUNT-1", Decimal("75.00"))
+
+
 def test_failed_sync_keeps_watermark(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
     with respx.mock:
         respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(return_value=recorded_response("salesforce", "token.json"))
