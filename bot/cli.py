@@ -182,7 +182,12 @@ def serve(
     assert runtime.slack_app is not None
     _check_connector_mappings(runtime.connectors)
     webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
+    asgi = build_asgi_app(
+        slack_app=runtime.slack_app if http else None,
+        workflow=runtime.workflow,
+        requests_webhook_secret=webhook_secret,
+        requests_webhook_max_body_bytes=settings.requests_webhook_max_body_bytes,
+    )
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

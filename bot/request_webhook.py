@@ -27,13 +27,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import InvalidInput, OpenRequestExists
-from bot.webhooks import WebhookAuthError, claim_delivery, verify
+from bot.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookAuthError, claim_delivery, verify
 from bot.workflow import MAX_REASON_LENGTH, REASON_CATEGORIES, RequestInput, Workflow
 from storage.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 ENDPOINT = "requests"
+DEFAULT_MAX_BODY_BYTES = 1_048_576
 SOURCE = "webhook"
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 # A system name such as system:billing; Slack user ids match it too.
@@ -73,11 +74,22 @@ class WebhookRequestBody(BaseModel):
         return value
 
 
-def request_webhook_endpoint(workflow: Workflow, secret: str) -> Callable[[Request], Awaitable[Response]]:
-    """Return the endpoint function for ``POST /webhooks/requests``."""
+def request_webhook_endpoint(
+    workflow: Workflow, secret: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> Callable[[Request], Awaitable[Response]]:
+    """Return the endpoint function for ``POST /webhooks/requests``.
+
+    Unsigned calls and bodies over ``max_body_bytes`` are rejected before
+    the body is read in full.
+    """
 
     async def open_request_from_webhook(request: Request) -> Response:
-        body = await request.body()
+        rejected = _check_before_reading(request, max_body_bytes)
+        if rejected is not None:
+            return rejected
+        body = await _read_capped(request, max_body_bytes)
+        if body is None:
+            return _too_large(max_body_bytes)
         now = workflow.clock.now()
         try:
             delivery_id = verify(secret, request.headers, body, now=now)
@@ -102,6 +114,38 @@ def request_webhook_endpoint(workflow: Workflow, secret: str) -> Callable[[Reque
         return JSONResponse({"request_id": request_id, "source": SOURCE}, status_code=201)
 
     return open_request_from_webhook
+
+
+def _check_before_reading(request: Request, max_body_bytes: int) -> Response | None:
+    missing = [name for name in (TIMESTAMP_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER) if not request.headers.get(name)]
+    if missing:
+        message = f"missing header {', '.join(missing)}; sign every call as described in docs/webhooks.md"
+        logger.warning("request webhook rejected with 401: %s", message)
+        return JSONResponse({"error": message}, status_code=401)
+    length = request.headers.get("content-length")
+    if length is not None and not (length.isascii() and length.isdigit()):
+        return JSONResponse({"error": f"Content-Length {length!r} is not a number of bytes"}, status_code=400)
+    if length is not None and int(length) > max_body_bytes:
+        return _too_large(max_body_bytes)
+    return None
+
+
+async def _read_capped(request: Request, max_body_bytes: int) -> bytes | None:
+    """Read the body, or return None as soon as it grows past ``max_body_bytes`` (Content-Length may be absent or wrong)."""
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_body_bytes: int) -> Response:
+    message = f"the body is larger than {max_body_bytes} bytes (PAYPLAN_REQUESTS_WEBHOOK_MAX_BODY_BYTES); send one request per call"
+    logger.warning("request webhook rejected with 413: %s", message)
+    return JSONResponse({"error": message}, status_code=413)
 
 
 def _parse_body(body: bytes) -> WebhookRequestBody | Response:

@@ -13,11 +13,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.portal import agreement_endpoints
-from bot.request_webhook import request_webhook_endpoint
+from bot.request_webhook import DEFAULT_MAX_BODY_BYTES, request_webhook_endpoint
 from bot.workflow import Workflow
 
 
-def build_asgi_app(*, slack_app: App | None, workflow: Workflow, requests_webhook_secret: str | None = None) -> Starlette:
+def build_asgi_app(
+    *,
+    slack_app: App | None,
+    workflow: Workflow,
+    requests_webhook_secret: str | None = None,
+    requests_webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
     """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
 
     ``POST /webhooks/requests`` is served only when ``requests_webhook_secret`` is set.
@@ -48,5 +54,5 @@ def build_asgi_app(*, slack_app: App | None, workflow: Workflow, requests_webhoo
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     if requests_webhook_secret:
-        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret), methods=["POST"]))
+        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret, max_body_bytes=requests_webhook_max_body_bytes), methods=["POST"]))
     return Starlette(routes=routes)

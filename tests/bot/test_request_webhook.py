@@ -218,6 +218,25 @@ def test_slack_down_still_opens_request(database_url: str, caplog: pytest.LogCap
         runtime.engine.dispose()
 
 
+def test_oversized_body_rejected_unread(webhook_app: WebhookApp) -> None:
+    raw = json.dumps(_body(reason_text="x" * 2_000_000)).encode()
+    headers = signed_headers(SECRET, raw, delivery_id="d-big", now=NOW)
+
+    declared = webhook_app.client.post("/webhooks/requests", content=raw, headers=headers)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(raw), 65536):
+            yield raw[start : start + 65536]
+
+    # A generator body is sent chunked, without Content-Length.
+    streamed = webhook_app.client.post("/webhooks/requests", content=chunks(), headers=headers)
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert "larger than 1048576 bytes" in streamed.json()["error"]
+    assert webhook_app.requests() == []
+
+
 def test_invalid_fields_named(webhook_app: WebhookApp) -> None:
     response = webhook_app.post(
         _body(down_payment=43.05, installment_count=0, reason_category="bored", first_due_date="soon", colour="red")
