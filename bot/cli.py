@@ -206,7 +206,16 @@ def _check_connector_mappings(connectors: dict) -> None:
     """Exit with status 2 when a mapping names a field its source lacks; log and go on when a source is unreachable."""
     from storage.connectors.base import ConnectorUnavailable, IncrementalSource, MappingError
 
+    from storage.connectors.csv_file import CsvConnector
+
     for name, connector in connectors.items():
+        if isinstance(connector, CsvConnector):
+            try:
+                connector.check_mapping()
+            except ConnectorError as error:
+                # The file may be put in place before the next sync, so serving goes on.
+                logger.warning("%s", error)
+            continue
         if not isinstance(connector, IncrementalSource):
             continue
         try:

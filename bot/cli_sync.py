@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from storage.connectors.base import ConnectorError, IncrementalSource
+from storage.connectors.csv_file import CsvConnector
 
 console = Console()
 error_console = Console(stderr=True)
@@ -47,7 +48,7 @@ def sync_command(
     # Every mapping is checked against its source before any record is read.
     try:
         for connector in connectors.values():
-            if isinstance(connector, IncrementalSource):
+            if isinstance(connector, (IncrementalSource, CsvConnector)):
                 connector.check_mapping()
     except ConnectorError as error:
         error_console.print(str(error), soft_wrap=True, markup=False)

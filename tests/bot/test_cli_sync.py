@@ -73,6 +73,31 @@ def test_sync_reports_missing_credentials(environment: Path, monkeypatch: pytest
     assert "source 'netsuite' is a NetSuite account" in result.output
 
 
+def test_sync_names_missing_csv(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connectors = environment / "connectors.yaml"
+    connectors.write_text("sources:\n  export:\n    kind: csv\n    path: exports/missing.csv\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 2
+    assert "CSV source 'export'" in result.output
+    assert str(environment / "exports" / "missing.csv") in result.output
+
+
+def test_sync_reads_csv_relative_to_file(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = environment / "config"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "export.csv").write_bytes(EXAMPLE_CSV.read_bytes())
+    (folder / "connectors.yaml").write_text("sources:\n  export:\n    kind: csv\n    path: data/export.csv\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(folder / "connectors.yaml"))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 0, result.output
+    assert "export: added" in result.output
+
+
 def test_sync_rejects_unknown_source(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(_csv_only(environment)))
 
