@@ -122,9 +122,7 @@ class SalesforceClient(SourceHttpClient):
                 f"Salesforce refused the {credentials.auth_flow} token request with {response.status_code} "
                 f"({_oauth_error(response)}); check the connected app and SALESFORCE_* settings"
             )
-        body = response.json()
-        self.access_token = body["access_token"]
-        self.instance_url = body["instance_url"].rstrip("/")
+        self.access_token, self.instance_url = _token_fields(response, url)
         logger.info("Salesforce token issued by the %s flow for %s", credentials.auth_flow, self.instance_url)
 
     def resolve_url(self, url: str) -> str:
@@ -285,6 +283,26 @@ def _field_value(record: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(step)
     return value
+
+
+def _token_fields(response: httpx.Response, url: str) -> tuple[str, str]:
+    """Return the access token and instance URL of a token response, or raise ConnectorError saying what is wrong."""
+    try:
+        body = response.json()
+    except ValueError:
+        content_type = response.headers.get("content-type", "no content type")
+        raise ConnectorError(
+            f"Salesforce token response from {url} is not JSON ({content_type}); check SALESFORCE_LOGIN_URL, "
+            "which must be the org's login or My Domain URL"
+        ) from None
+    if not isinstance(body, dict):
+        raise ConnectorError(f"Salesforce token response from {url} is not a JSON object; check SALESFORCE_LOGIN_URL")
+    missing = [name for name in ("access_token", "instance_url") if not isinstance(body.get(name), str) or not body[name]]
+    if missing:
+        raise ConnectorError(
+            f"Salesforce token response from {url} has no {' or '.join(missing)}; check SALESFORCE_LOGIN_URL and the connected app"
+        )
+    return body["access_token"], body["instance_url"].rstrip("/")
 
 
 def _error_codes(response: httpx.Response) -> set[str]:

@@ -84,6 +84,23 @@ def test_token_refusal_names_error(salesforce: SalesforceConnector) -> None:
     assert "test-client-secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "response, problem",
+    [
+        (httpx.Response(200, text="<html>Maintenance</html>", headers={"content-type": "text/html"}), "is not JSON (text/html)"),
+        (httpx.Response(200, json={"token_type": "Bearer"}), "has no access_token or instance_url"),
+        (httpx.Response(200, json=["token"]), "is not a JSON object"),
+    ],
+)
+def test_unusable_token_response_named(salesforce: SalesforceConnector, response: httpx.Response, problem: str) -> None:
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=response)
+        with pytest.raises(ConnectorError) as caught:
+            salesforce.fetch_contacts("001TEST0000000001AA")
+
+    assert f"Salesforce token response from {TOKEN_URL} {problem}" in str(caught.value)
+
+
 def test_pagination_followed_to_end(salesforce: SalesforceConnector) -> None:
     with respx.mock:
         respx.post(TOKEN_URL).mock(return_value=recorded_response("salesforce", "token.json"))
