@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from storage.connectors.base import (
     ConnectorError,
+    ConnectorUnavailable,
     MappingError,
     PlanStatusUpdate,
     SourceAccount,
@@ -113,10 +114,7 @@ class SalesforceClient(SourceHttpClient):
             }
 
         url = credentials.login_url.rstrip("/") + TOKEN_PATH
-        try:
-            response = self.http.post(url, data=form)
-        except httpx.HTTPError as error:
-            raise ConnectorError(f"Salesforce token request to {url} failed: {error!r}") from error
+        response = self._post_token_request(url, form)
         if response.status_code != 200:
             raise ConnectorError(
                 f"Salesforce refused the {credentials.auth_flow} token request with {response.status_code} "
@@ -124,6 +122,22 @@ class SalesforceClient(SourceHttpClient):
             )
         self.access_token, self.instance_url = _token_fields(response, url)
         logger.info("Salesforce token issued by the %s flow for %s", credentials.auth_flow, self.instance_url)
+
+    def _post_token_request(self, url: str, form: dict[str, str]) -> httpx.Response:
+        """POST the token request, retrying network errors and timeouts like other calls."""
+        deadline = self.clock() + self.retry.total_timeout
+        attempt = 0
+        while True:
+            try:
+                return self.http.post(url, data=form)
+            except httpx.TransportError as error:
+                if attempt >= self.retry.max_retries:
+                    raise ConnectorUnavailable(
+                        f"Salesforce token request to {url} failed {attempt + 1} times: {error!r}; check SALESFORCE_LOGIN_URL "
+                        "and the network, then run again"
+                    ) from error
+                attempt += 1
+                self._wait(None, attempt, f"token request to {url} failed: {error!r}", deadline)
 
     def resolve_url(self, url: str) -> str:
         if self.access_token is None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import respx
+import yaml
 from typer.testing import CliRunner
 
+from bot import connector_setup
 from bot.cli import app
 from tests.conftest import EXAMPLE_CSV
 from tests.storage.connectors.conftest import EXAMPLE_CONNECTORS, LOGIN_URL, SF_API, recorded_response
@@ -95,6 +98,29 @@ def test_sync_reads_csv_relative_to_file(environment: Path, monkeypatch: pytest.
     result = runner.invoke(app, ["sync"])
 
     assert result.exit_code == 0, result.output
+    assert "export: added" in result.output
+
+
+def test_sync_unreachable_source_exits_1(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = yaml.safe_load(EXAMPLE_CONNECTORS.read_text(encoding="utf-8"))
+    sources = {"salesforce": document["sources"]["salesforce"], "export": {"kind": "csv", "path": str(EXAMPLE_CSV)}}
+    connectors = environment / "connectors.yaml"
+    connectors.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+    monkeypatch.setenv("SALESFORCE_CLIENT_ID", "3MVG9TESTCLIENTID")
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "test-client-secret")
+    # The retries' waits are skipped, so the test does not sleep through them.
+    load = connector_setup.load_connectors
+    monkeypatch.setattr(connector_setup, "load_connectors", lambda *args: load(*args, sleep=lambda seconds: None))
+
+    with respx.mock:
+        token = respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(side_effect=httpx.ConnectError("connection refused"))
+        result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 1, result.output
+    assert "salesforce: sync failed, nothing stored" in result.output
+    assert "failed 5 times" in result.output
+    assert token.call_count == 5
     assert "export: added" in result.output
 
 

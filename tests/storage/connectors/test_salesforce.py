@@ -101,6 +101,18 @@ def test_unusable_token_response_named(salesforce: SalesforceConnector, response
     assert f"Salesforce token response from {TOKEN_URL} {problem}" in str(caught.value)
 
 
+def test_token_network_error_retried(salesforce: SalesforceConnector, sleeps) -> None:
+    with respx.mock:
+        token = respx.post(TOKEN_URL).mock(side_effect=[httpx.ConnectError("connection refused"), recorded_response("salesforce", "token.json")])
+        respx.get(QUERY_URL).mock(return_value=recorded_response("salesforce", "query_open_invoices.json"))
+
+        invoices = salesforce.fetch_open_invoices("001TEST0000000001AA")
+
+    assert len(invoices) == 2
+    assert token.call_count == 2
+    assert sleeps == [1.0]
+
+
 def test_pagination_followed_to_end(salesforce: SalesforceConnector) -> None:
     with respx.mock:
         respx.post(TOKEN_URL).mock(return_value=recorded_response("salesforce", "token.json"))
