@@ -18,6 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -35,6 +36,19 @@ logger = logging.getLogger(__name__)
 
 ENDPOINT = "requests"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+# The workflow names some fields as the Slack modal does; answers use the body's names.
+BODY_FIELDS = {"account": "account_id", "installments": "installment_count"}
+# Readable messages for pydantic error types whose own message shows a regex or a type name.
+FIELD_MESSAGES = {
+    "string_pattern_mismatch": "must be a decimal string with at most 2 decimal places, such as \"43.05\"",
+    "extra_forbidden": "is not a known field; docs/webhooks.md lists the fields",
+    "missing": "is required",
+    "int_type": "must be a whole number",
+    "string_type": "must be a string",
+    "model_type": "the body must be a JSON object",
+    "date_from_datetime_parsing": "must be an ISO date such as \"2026-12-20\"",
+    "date_parsing": "must be an ISO date such as \"2026-12-20\"",
+}
 SOURCE = "webhook"
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 # A system name such as system:billing; Slack user ids match it too.
@@ -61,6 +75,14 @@ class WebhookRequestBody(BaseModel):
     def _known_category(cls, value: str) -> str:
         if value not in REASON_CATEGORIES:
             raise ValueError(f"must be one of {', '.join(REASON_CATEGORIES)}")
+        return value
+
+    @field_validator("first_due_date", mode="before")
+    @classmethod
+    def _iso_date_text(cls, value: object) -> object:
+        # Without this, pydantic reads a number as Unix time, so 0 would be 1 January 1970.
+        if not isinstance(value, str):
+            raise ValueError("must be an ISO date string such as \"2026-12-20\"")
         return value
 
     @field_validator("requested_by")
@@ -108,7 +130,8 @@ def request_webhook_endpoint(
         except OpenRequestExists as error:
             return JSONResponse({"error": error.user_message, "request_id": error.request_id}, status_code=409)
         except InvalidInput as error:
-            return JSONResponse({"error": error.user_message, "fields": error.field_errors}, status_code=422)
+            fields = {BODY_FIELDS.get(name, name): message for name, message in error.field_errors.items()}
+            return JSONResponse({"error": error.user_message, "fields": fields}, status_code=422)
 
         logger.info("request %s opened by webhook delivery %s for account %s", request_id, delivery_id, parsed.account_id)
         return JSONResponse({"request_id": request_id, "source": SOURCE}, status_code=201)
@@ -153,11 +176,20 @@ def _parse_body(body: bytes) -> WebhookRequestBody | Response:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return JSONResponse({"error": f"the body is not valid JSON: {error}"}, status_code=422)
+    except RecursionError:
+        return JSONResponse({"error": "the body is nested too deeply; send a flat JSON object"}, status_code=422)
     try:
         return WebhookRequestBody.model_validate(document)
     except ValidationError as error:
-        fields = {".".join(str(part) for part in problem["loc"]) or "body": problem["msg"] for problem in error.errors()}
+        fields = {".".join(str(part) for part in problem["loc"]) or "body": _field_message(problem) for problem in error.errors()}
         return JSONResponse({"error": "The request has invalid fields.", "fields": fields}, status_code=422)
+
+
+def _field_message(problem: Any) -> str:
+    if problem["type"] == "value_error":
+        # The validator's own sentence, without pydantic's "Value error, " prefix.
+        return str(problem["ctx"]["error"])
+    return FIELD_MESSAGES.get(problem["type"], problem["msg"])
 
 
 def _open(workflow: Workflow, body: WebhookRequestBody, delivery_id: str) -> int:

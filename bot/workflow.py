@@ -155,7 +155,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
         with self.session_factory() as session:
             account = session.get(Account, data.account_id)
             if account is None:
-                errors["account"] = f"account {data.account_id!r} was not found; import it first"
+                errors["account"] = f"account {data.account_id!r} was not found; import it or run payplan sync first"
                 raise InvalidInput("The request has invalid fields.", errors)
             open_request_id = self._open_request_id(session, account.id)
             if open_request_id is not None:

@@ -246,7 +246,33 @@ def test_invalid_fields_named(webhook_app: WebhookApp) -> None:
     fields = response.json()["fields"]
     assert set(fields) == {"down_payment", "installment_count", "reason_category", "first_due_date", "colour"}
     assert "cash_flow" in fields["reason_category"]
+    assert fields["reason_category"].startswith("must be one of")
+    assert fields["down_payment"] == 'must be a string'
+    assert fields["first_due_date"] == 'must be an ISO date such as "2026-12-20"'
+    assert fields["colour"].startswith("is not a known field")
     assert webhook_app.requests() == []
+
+
+def test_amount_pattern_explained(webhook_app: WebhookApp) -> None:
+    response = webhook_app.post(_body(down_payment="43.055"))
+
+    assert response.status_code == 422
+    assert response.json()["fields"]["down_payment"] == 'must be a decimal string with at most 2 decimal places, such as "43.05"'
+
+
+def test_numeric_first_due_date_rejected(webhook_app: WebhookApp) -> None:
+    response = webhook_app.post(_body(first_due_date=0))
+
+    assert response.status_code == 422
+    assert response.json()["fields"]["first_due_date"] == 'must be an ISO date string such as "2026-12-20"'
+    assert webhook_app.requests() == []
+
+
+def test_deeply_nested_json_rejected(webhook_app: WebhookApp) -> None:
+    response = webhook_app.post(b"[" * 100_000 + b"]" * 100_000)
+
+    assert response.status_code == 422
+    assert "nested too deeply" in response.json()["error"]
 
 
 def test_missing_fields_named(webhook_app: WebhookApp) -> None:
@@ -267,7 +293,7 @@ def test_unknown_account_named(webhook_app: WebhookApp) -> None:
     response = webhook_app.post(_body(account_id="NO-SUCH"))
 
     assert response.status_code == 422
-    assert "'NO-SUCH' was not found" in response.json()["fields"]["account"]
+    assert "'NO-SUCH' was not found; import it or run payplan sync first" in response.json()["fields"]["account_id"]
     with webhook_app.runtime.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
 
@@ -277,6 +303,14 @@ def test_terms_rejected_by_policy_named(webhook_app: WebhookApp) -> None:
 
     assert response.status_code == 422
     assert "down_payment" in response.json()["fields"]
+
+
+def test_installments_named_as_in_body(webhook_app: WebhookApp) -> None:
+    response = webhook_app.post(_body(installment_count=999))
+
+    assert response.status_code == 422
+    assert "installment_count" in response.json()["fields"]
+    assert "installments" not in response.json()["fields"]
 
 
 def test_endpoint_absent_without_secret(webhook_app: WebhookApp) -> None:
