@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     netsuite_consumer_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_CONSUMER_SECRET")
     netsuite_token_id: str | None = Field(None, validation_alias="NETSUITE_TOKEN_ID")
     netsuite_token_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_TOKEN_SECRET")
-    # Request webhook limits (docs/webhooks.md)
+    # Connector and request webhook fixes (docs/connectors.md, docs/webhooks.md)
+    netsuite_base_url: str | None = Field(None, validation_alias="NETSUITE_BASE_URL")
     requests_webhook_max_body_bytes: int = Field(1_048_576, ge=1024, le=16_777_216, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_MAX_BODY_BYTES")
 
     @field_validator("timezone")
