@@ -39,6 +39,9 @@ def sync_command(
     except ConnectorError as error:
         error_console.print(str(error), soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
+    if not connectors:
+        console.print(f"The connectors file {settings.connectors_file} names no sources; nothing to sync.", soft_wrap=True, markup=False, highlight=False)
+        return
     if source is not None:
         if source not in connectors:
             error_console.print(f"Unknown source {source!r}; the connectors file names {', '.join(sorted(connectors))}.", soft_wrap=True, markup=False)

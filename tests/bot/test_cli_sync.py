@@ -124,6 +124,17 @@ def test_sync_unreachable_source_exits_1(environment: Path, monkeypatch: pytest.
     assert "export: added" in result.output
 
 
+def test_sync_without_sources_says_so(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connectors = environment / "connectors.yaml"
+    connectors.write_text("sources: {}\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 0
+    assert "names no sources; nothing to sync" in result.output
+
+
 def test_sync_rejects_unknown_source(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(_csv_only(environment)))
 
