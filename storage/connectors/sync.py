@@ -12,15 +12,17 @@ and stored.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.connectors.base import IncrementalSource, SourceAccount, SourceInvoice, SourcePayment
+from storage.connectors.base import ConnectorError, IncrementalSource, SourceAccount, SourceInvoice, SourcePayment
 from storage.connectors.csv_file import CsvConnector
 from storage.models import Account, Invoice, Payment, SyncWatermark
 
@@ -84,6 +86,7 @@ def sync_source(
     report = SyncReport(source=connector.name)
     report.since = since
     with session_factory.begin() as session:
+        _lock_source(session, connector.name)
         upsert = RecordUpserter(session, connector, report)
         readers = {
             "accounts": (connector.changed_accounts, upsert.account),
@@ -116,6 +119,31 @@ def sync_source(
 
     logger.info("sync %s", report.summary())
     return report
+
+
+class SyncAlreadyRunning(ConnectorError):
+    """Another ``payplan sync`` of the same source holds its lock."""
+
+
+def _lock_source(session: Session, source: str) -> None:
+    """Take the source's sync lock for this transaction, or raise SyncAlreadyRunning.
+
+    PostgreSQL has a transaction-scoped advisory lock per source. SQLite has
+    one write lock per database, taken here by an early write, so there a
+    sync of any source waits for the busy timeout and then fails.
+    """
+    message = f"another sync of source {source!r} is running; try again when it has finished"
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"payplan sync {source}".encode()).digest()[:8], "big", signed=True)
+        if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}):
+            raise SyncAlreadyRunning(message)
+        return
+    try:
+        session.execute(text("UPDATE sync_watermarks SET synced_at = synced_at WHERE source = :source"), {"source": source})
+    except OperationalError as error:
+        if "locked" in str(error.orig):
+            raise SyncAlreadyRunning(message) from None
+        raise
 
 
 def next_watermark(stored: datetime | None, since: datetime | None, latest: datetime | None) -> datetime | None:

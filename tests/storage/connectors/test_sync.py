@@ -16,7 +16,7 @@ from storage.connectors.base import MappingError
 from storage.connectors.csv_file import CsvConnector
 from storage.connectors.mapping import parse_connectors
 from storage.connectors.salesforce import SalesforceConnector
-from storage.connectors.sync import read_watermark, sync_source
+from storage.connectors.sync import SyncAlreadyRunning, _lock_source, read_watermark, sync_source
 from storage.models import Account, Invoice, Payment, SyncWatermark
 from tests.storage.connectors.conftest import LOGIN_URL, SF_API, recorded_response, soql_router
 
@@ -187,6 +187,22 @@ def test_invoice_number_of_other_source_kept(session_factory: sessionmaker[Sessi
     with session_factory() as session:
         invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == "INV-1001"))
         assert (invoice.account_id, invoice.amount) == ("CSV-ACCOUNT-1", Decimal("75.00"))
+
+
+def test_parallel_sync_rejected(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with session_factory.begin() as holder:
+        # A running sync holds the source's lock until its transaction ends.
+        _lock_source(holder, "salesforce")
+        with respx.mock:
+            _mock_salesforce()
+            with pytest.raises(SyncAlreadyRunning) as caught:
+                sync_source(session_factory, salesforce, now=NOW)
+
+    assert "another sync of source 'salesforce' is running" in str(caught.value)
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW)
+    assert report.added["invoices"] == 3
 
 
 def test_failed_sync_keeps_watermark(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
