@@ -103,7 +103,10 @@ def sync_source(
                 done += 1
                 if isinstance(record, ValueError):
                     report.errors.append(f"{kind}: {record}")
-                    logger.warning("sync %s: skipped one of the %s: %s", report.source, kind, record)
+                    # INFO, not WARNING: the report returns every skipped record and
+                    # payplan sync prints it, so Python's last-resort handler must not
+                    # print it a second time.
+                    logger.info("sync %s: skipped one of the %s: %s", report.source, kind, record)
                 else:
                     store(record)
                     if record.last_modified is not None and (latest is None or record.last_modified > latest):

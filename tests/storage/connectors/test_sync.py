@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -113,12 +114,18 @@ def test_sync_skips_bad_record_and_reports(session_factory: sessionmaker[Session
     assert "a0BTEST000000001AA: amount 12.345 has more than 2 decimal places" in report.errors[0]
 
 
-def test_bad_record_keeps_later_records(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+def test_bad_record_keeps_later_records(
+    session_factory: sessionmaker[Session], salesforce: SalesforceConnector, caplog: pytest.LogCaptureFixture
+) -> None:
     invoices = recorded_response("salesforce", "query_invoices.json").json()
     invoices["records"][0]["Due_Date__c"] = "next week"
-    with respx.mock:
+    with respx.mock, caplog.at_level(logging.INFO, logger="storage.connectors.sync"):
         _mock_salesforce(invoices=invoices)
         report = sync_source(session_factory, salesforce, now=NOW)
+
+    # The report carries the skipped record, so the log does not repeat it as a warning.
+    skipped = [record for record in caplog.records if "skipped one of the invoices" in record.getMessage()]
+    assert [record.levelno for record in skipped] == [logging.INFO]
 
     assert report.added["invoices"] == 2
     assert len(report.errors) == 1
