@@ -5,9 +5,10 @@ The call is signed as docs/webhooks.md describes, with
 :meth:`Workflow.open_request` like one from Slack, so it is assessed, routed
 and posted to the channel, and it is stored with source ``webhook``.
 
-Responses: 201 with the request id; 401, 400 or 409 from the signature check
-and replay check; 409 when the account already has an open request; 422
-naming each invalid field.
+Responses: 201 with the request id once it is stored, even when posting to
+Slack fails; 401, 400 or 409 from the signature check and replay check; 409
+when the account already has an open request; 413 for a body over the size
+limit; 422 naming each invalid field.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 ENDPOINT = "requests"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-# The workflow names some fields as the Slack modal does; answers use the body's names.
+# The workflow names some fields as the Slack modal does; responses use the body's names.
 BODY_FIELDS = {"account": "account_id", "installments": "installment_count"}
 # Readable messages for pydantic error types whose own message shows a regex or a type name.
 FIELD_MESSAGES = {

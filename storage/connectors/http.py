@@ -7,7 +7,7 @@ does the rest the same way for every source:
 - every call has a connect and read timeout, and a total limit
   (``RetryPolicy.total_timeout``, or the caller's ``timeout``) that covers
   every attempt, every wait between attempts and the reading of the body,
-  so a source that sends its answer a byte at a time cannot hold a call
+  so a source that sends its response a byte at a time cannot hold a call
   open. A call ends within the total limit plus at most one read timeout;
   with the defaults that is 120 s + 30 s. The Salesforce token request is
   a separate call with the client's own timeouts;
@@ -167,7 +167,7 @@ class SourceHttpClient:
                 chunks.append(chunk)
                 if self.clock() > deadline:
                     raise ConnectorUnavailable(
-                        f"{self.source_label} was still sending the answer to {response.request.method} "
+                        f"{self.source_label} was still sending the response to {response.request.method} "
                         f"{_path(str(response.request.url))} after {limit:g} s in total"
                     )
         finally:

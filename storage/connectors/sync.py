@@ -1,11 +1,11 @@
 """``payplan sync``: copy changed accounts, invoices and payments from a source into the database.
 
 A sync reads each object type (accounts, invoices, payments) changed since
-that type's watermark (or ``since``), upserts the records by their source id
-(accounts by id, invoices by number, payments by source and id), and stores
-the latest last-modified time it read as the type's new watermark, all in one
-transaction: a sync that fails part way stores nothing and moves no
-watermark, so it can simply be run again. A record that cannot be converted
+that type's watermark (or ``since``). It upserts the records by their source
+id (accounts by id, invoices by number, payments by source and id) and
+stores the latest last-modified time it read as the type's new watermark.
+All of this is one transaction, so a sync that fails part way stores
+nothing and moves no watermark, and it can simply be run again. A record that cannot be converted
 or stored is skipped and reported, and the records after it are still read
 and stored.
 """

@@ -214,7 +214,7 @@ def test_slow_body_stops_at_total_limit(salesforce: SalesforceConnector) -> None
         with pytest.raises(ConnectorUnavailable) as caught:
             salesforce.fetch_open_invoices("001TEST0000000001AA")
 
-    assert "still sending the answer" in str(caught.value)
+    assert "still sending the response" in str(caught.value)
     assert "after 120 s in total" in str(caught.value)
     assert len(sent) == 3
 
