@@ -10,7 +10,7 @@ does the rest the same way for every source:
   so a source that sends its response a byte at a time cannot hold a call
   open. A call ends within the total limit plus at most one read timeout;
   with the defaults that is 120 s + 30 s. The Salesforce token request is
-  a separate call with the client's own timeouts;
+  a separate call whose retries have their own total limit;
 - an expired session is re-authenticated once and the call retried once;
 - a rate limit, a 5xx response or a network error is retried at most
   ``max_retries`` times, waiting for ``Retry-After`` when the source sends it
