@@ -193,6 +193,7 @@ def serve(
         requests_webhook_secret=webhook_secret,
         payments_secret=payments_secret,
         signing_secret=signing_secret,
+        requests_webhook_max_body_bytes=settings.requests_webhook_max_body_bytes,
     )
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -213,7 +214,16 @@ def _check_connector_mappings(connectors: dict) -> None:
     """Exit with status 2 when a mapping names a field its source lacks; log and go on when a source is unreachable."""
     from storage.connectors.base import ConnectorUnavailable, IncrementalSource, MappingError
 
+    from storage.connectors.csv_file import CsvConnector
+
     for name, connector in connectors.items():
+        if isinstance(connector, CsvConnector):
+            try:
+                connector.check_mapping()
+            except ConnectorError as error:
+                # The file may be put in place before the next sync, so serving goes on.
+                logger.warning("%s", error)
+            continue
         if not isinstance(connector, IncrementalSource):
             continue
         try:

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     usergroup_cache_seconds: int = Field(300, ge=0, le=86400, validation_alias="PAYPLAN_USERGROUP_CACHE_SECONDS")
     # Largest balance each Slack user may approve, as JSON: {"U123": "5000.00"}
     approver_limits: dict[str, Decimal] = Field(default_factory=dict, validation_alias="PAYPLAN_APPROVER_LIMITS")
+    # Connector and request webhook fixes (docs/connectors.md, docs/webhooks.md)
+    netsuite_base_url: str | None = Field(None, validation_alias="NETSUITE_BASE_URL")
+    requests_webhook_max_body_bytes: int = Field(1_048_576, ge=1024, le=16_777_216, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_MAX_BODY_BYTES")
 
     @field_validator("timezone")
     @classmethod

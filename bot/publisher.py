@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import blocks
 from bot.clock import Clock, SystemClock
 from bot.home import home_view, home_viewers
-from bot.messages import escape_mrkdwn, money, request_label
+from bot.messages import actor_mention, escape_mrkdwn, money, request_label
 from bot.negotiation import latest_change_request
 from bot.outbox import SLACK_SEND_ERRORS, SlackFailure, classify, explain_failure, has_pending, queue_message
 from bot.slack_limits import fit_message, to_dicts
@@ -141,8 +141,8 @@ class SlackPublisher:
                     session,
                     request,
                     "reply",
-                    f"Revision {revision.number} of {request_label(request.id)} by <@{revision.created_by}>",
-                    [blocks.SectionBlock(text=f":memo: *Revision {revision.number}* by <@{revision.created_by}>. Approvals of earlier revisions do not carry over.")],
+                    f"Revision {revision.number} of {request_label(request.id)} by {actor_mention(revision.created_by)}",
+                    [blocks.SectionBlock(text=f":memo: *Revision {revision.number}* by {actor_mention(revision.created_by)}. Approvals of earlier revisions do not carry over.")],
                 )
                 for text, thread_blocks in (
                     blocks.assessment_message(assessment, self.tier_labels),
@@ -170,7 +170,7 @@ class SlackPublisher:
                 if request.status == "waiting_on_requester":
                     wait = self._open_wait(session, request)
                     assert wait is not None
-                    text = f"<@{request.requested_by}>, <@{wait.asked_by}> needs more information: {escape_mrkdwn(wait.missing)}"
+                    text = f"{actor_mention(request.requested_by)}, {actor_mention(wait.asked_by)} needs more information: {escape_mrkdwn(wait.missing)}"
                     self._send(session, request, "reply", text, [blocks.SectionBlock(text=f":hourglass: {text}\nShare files in this thread, then click *Information supplied* on the request.")])
                 self._update_root(session, request, revision)
             except SlackApiError as error:
@@ -188,7 +188,7 @@ class SlackPublisher:
             assert event is not None
             try:
                 reason = escape_mrkdwn(str(event.after.get("reason", "")))
-                text = f"Policy exception granted by <@{event.actor}>: {reason}"
+                text = f"Policy exception granted by {actor_mention(event.actor)}: {reason}"
                 self._send(session, request, "reply", text, [blocks.SectionBlock(text=f":large_orange_diamond: {text}")])
                 for step in revision.steps:
                     if step.status == "pending" and not step.slack_ts:
@@ -346,7 +346,7 @@ class SlackPublisher:
         change = latest_change_request(session, request)
         if change is None:
             return
-        text = f"<@{request.requested_by}>, <@{change.actor}> requested changes: {escape_mrkdwn(change.comment)}"
+        text = f"{actor_mention(request.requested_by)}, {actor_mention(change.actor)} requested changes: {escape_mrkdwn(change.comment)}"
         if change.proposal:
             proposal = change.proposal
             text += (

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from bot.payments_webhook import payments_webhook
 from bot.portal import agreement_endpoints
-from bot.request_webhook import request_webhook_endpoint
+from bot.request_webhook import DEFAULT_MAX_BODY_BYTES, request_webhook_endpoint
 from bot.workflow import Workflow
 
 
@@ -30,6 +30,7 @@ def build_asgi_app(
     requests_webhook_secret: str | None = None,
     payments_secret: str | None = None,
     signing_secret: str | None = None,
+    requests_webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
     """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
 
@@ -80,7 +81,7 @@ def build_asgi_app(
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     if requests_webhook_secret:
-        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret), methods=["POST"]))
+        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret, max_body_bytes=requests_webhook_max_body_bytes), methods=["POST"]))
     return Starlette(routes=routes)
 
 

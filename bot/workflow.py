@@ -31,7 +31,7 @@ from bot.plan_ledger import create_installments, supersede_previous_agreement
 from bot.renegotiation import reopen_request
 from bot.agreement_terms import canonical_terms, hash_terms
 from bot.clock import Clock, business_date
-from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
+from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, OpenRequestExists, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
 from bot.permissions import ApproverDirectory, approval_limit_error
 from bot.messages import request_label
@@ -42,7 +42,7 @@ from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
-from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from policy.lifecycle import OPEN_STATUSES, PLAN_STATUSES, Status, check_transition
 from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
 from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
@@ -178,8 +178,11 @@ class Workflow(NegotiationMixin, ReviewMixin):
         with self.session_factory() as session:
             account = session.get(Account, data.account_id)
             if account is None:
-                errors["account"] = f"account {data.account_id!r} was not found; import it first"
+                errors["account"] = f"account {data.account_id!r} was not found; import it or run payplan sync first"
                 raise InvalidInput("The request has invalid fields.", errors)
+            open_request_id = self._open_request_id(session, account.id)
+            if open_request_id is not None:
+                raise OpenRequestExists(account.id, open_request_id)
             facts = compute_facts(account.id, invoice_history(session, account.id), as_of)
 
         terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date)
@@ -224,15 +227,28 @@ class Workflow(NegotiationMixin, ReviewMixin):
             request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
         except IntegrityError:
             existing = self._request_id_for_key(idempotency_key)
-            if existing is None:
+            if existing is not None:
+                logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
+                return existing
+            # The unique index on open requests per account rejected the insert.
+            with self.session_factory() as session:
+                open_request_id = self._open_request_id(session, data.account_id)
+            if open_request_id is None:
                 raise
-            logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
-            return existing
+            logger.info("request for account %s rejected: request %s was opened concurrently", data.account_id, open_request_id)
+            raise OpenRequestExists(data.account_id, open_request_id) from None
 
         logger.info("request %s opened for account %s by %s", request_id, data.account_id, actor)
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
         if self.notifier:
-            self.notifier.request_opened(request_id)
+            try:
+                self.notifier.request_opened(request_id)
+            except Exception:
+                # The stored request is the truth, so a Slack failure must not
+                # fail the call that opened it.
+                # NOTE: nothing posts this request later yet; a Slack outbox with
+                # retries is meant to pick up requests that have no slack_ts.
+                logger.exception("request %s is stored but posting it to Slack failed", request_id)
         if uses_model:
             self.summary_jobs.submit(request_id, summary_input)
         return request_id
@@ -636,6 +652,14 @@ class Workflow(NegotiationMixin, ReviewMixin):
             return None
         with self.session_factory() as session:
             return session.scalar(select(PlanRequest.id).where(PlanRequest.idempotency_key == key))
+
+    def _open_request_id(self, session: Session, account_id: str) -> int | None:
+        return session.scalar(
+            select(PlanRequest.id)
+            .where(PlanRequest.account_id == account_id, PlanRequest.status.in_([status.value for status in OPEN_STATUSES]))
+            .order_by(PlanRequest.id)
+            .limit(1)
+        )
 
     def _open_plan_count(self, session: Session, account_id: str) -> int:
         query = select(func.count()).select_from(PlanRequest).where(

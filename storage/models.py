@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from policy.lifecycle import OPEN_STATUSES
 from storage.types import Money, UTCDateTime
 
 
@@ -287,12 +288,14 @@ class WebhookDelivery(Base):
 
 
 class SyncWatermark(Base):
-    """How far ``payplan sync`` has read one source: the latest last-modified time it stored."""
+    """How far ``payplan sync`` has read one object type of one source: the latest last-modified time it stored."""
 
     __tablename__ = "sync_watermarks"
 
     # The connector name from the connectors file, for example "salesforce".
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "accounts", "invoices" or "payments": each type is read by its own query, so each has its own watermark.
+    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -493,3 +496,18 @@ class SlackOutboxMessage(Base):
 # these as ranges: lower(id) >= 'abc' AND lower(id) < 'abd'.
 Index("ix_accounts_lower_id", func.lower(Account.id))
 Index("ix_accounts_lower_name", func.lower(Account.name))
+
+# At most one open request per account, enforced by the database so two
+# concurrent openers cannot both store one. Requests in other statuses
+# (ineligible, decided, active, closed) do not count.
+# NOTE: a request moving back into an open status (a revised ineligible
+# request, a renegotiated active, declined, expired or defaulted one) while
+# the account has another open request fails this index with an IntegrityError.
+OPEN_REQUEST_STATUSES = sorted(status.value for status in OPEN_STATUSES)
+Index(
+    "uq_plan_requests_open_account",
+    PlanRequest.account_id,
+    unique=True,
+    postgresql_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+    sqlite_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+)
