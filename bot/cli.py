@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.cli_jobs import jobs_app
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -169,6 +171,10 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
+    if settings.scheduler_enabled:
+        from bot.jobs.scheduler import build_context, start_scheduler
+
+        start_scheduler(build_context(runtime, settings))
     asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

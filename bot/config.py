@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import time
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.config import Policy, PolicyError, parse_policy
 
@@ -39,6 +42,52 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Scheduler: business calendar, approval SLAs, delegation, reminders and digests.
+    holiday_country: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_COUNTRY")
+    holiday_subdivision: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_SUBDIVISION")
+    business_hours: Annotated[tuple[time, time], NoDecode] = Field((time(9), time(17)), validation_alias="PAYPLAN_BUSINESS_HOURS")
+    # Business hours per tier until the nudge and until the escalation; "*" applies to unlisted tiers.
+    sla_hours: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=lambda: {"*": (Decimal(8), Decimal(16))}, validation_alias="PAYPLAN_SLA_HOURS"
+    )
+    backup_approvers: dict[str, list[str]] = Field(default_factory=dict, validation_alias="PAYPLAN_BACKUP_APPROVERS")
+    delegates: dict[str, list[str]] = Field(default_factory=dict, validation_alias="PAYPLAN_DELEGATES")
+    fallback_approvers: list[str] = Field(default_factory=list, validation_alias="PAYPLAN_FALLBACK_APPROVERS")
+    # Slack signals that count as away besides /payplan away: presence, dnd, status.
+    away_signals: list[Literal["presence", "dnd", "status"]] = Field(default_factory=list, validation_alias="PAYPLAN_AWAY_SIGNALS")
+    max_revision_rounds: int = Field(3, ge=1, validation_alias="PAYPLAN_MAX_REVISION_ROUNDS")
+    changes_wait_days: int = Field(5, ge=1, validation_alias="PAYPLAN_CHANGES_WAIT_DAYS")
+    agreement_reminder_days: int = Field(3, ge=1, validation_alias="PAYPLAN_AGREEMENT_REMINDER_DAYS")
+    digest_time: time = Field(time(8, 30), validation_alias="PAYPLAN_DIGEST_TIME")
+    digest_recipients: list[str] = Field(default_factory=list, validation_alias="PAYPLAN_DIGEST_RECIPIENTS")
+    # ISO weekday (1 is Monday) of the weekly digest with the chart.
+    weekly_digest_weekday: int = Field(1, ge=1, le=7, validation_alias="PAYPLAN_WEEKLY_DIGEST_WEEKDAY")
+    scheduler_enabled: bool = Field(True, validation_alias="PAYPLAN_SCHEDULER_ENABLED")
+
+    @field_validator("business_hours", mode="before")
+    @classmethod
+    def _parse_business_hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            start, separator, end = value.partition("-")
+            if not separator:
+                raise ValueError(f"business hours {value!r} must look like 09:00-17:00")
+            return (start.strip(), end.strip())
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_in_order(cls, hours: tuple[time, time]) -> tuple[time, time]:
+        if hours[0] >= hours[1]:
+            raise ValueError(f"business hours start {hours[0]} must be before the end {hours[1]}")
+        return hours
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _nudge_before_escalation(cls, hours: dict[str, tuple[Decimal, Decimal]]) -> dict[str, tuple[Decimal, Decimal]]:
+        for tier, (nudge, escalate) in hours.items():
+            if not Decimal(0) < nudge < escalate:
+                raise ValueError(f"SLA for {tier}: the nudge ({nudge} h) must be above 0 and below the escalation ({escalate} h)")
+        return hours
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from decimal import Decimal
 HELP = (
     "*payplan* opens and approves payment plan requests.\n"
     "• `/payplan` opens a new request\n"
+    "• `/payplan away FROM TO [delegate @user]` records an absence, dates as YYYY-MM-DD\n"
     "• `/payplan help` shows this message"
 )
 

@@ -21,6 +21,8 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.errors import InvalidInput, PayplanError
 from bot.ids import FIELD_BLOCKS, Action, Block, Callback
+from bot.jobs.away import handle_away_command
+from bot.jobs.listeners import register_job_listeners
 from bot.messages import HELP, UNEXPECTED_ERROR
 from bot.workflow import RequestInput, Workflow
 from storage.repository import search_accounts
@@ -46,6 +48,9 @@ def build_slack_app(
     @app.command("/payplan")
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         text = (body.get("text") or "").strip().lower()
+        if text.startswith("away"):
+            ack(text=handle_away_command(workflow, user_id=body["user_id"], text=body.get("text") or ""))
+            return
         if text not in ("", "new"):
             ack(text=HELP)
             return
@@ -104,6 +109,8 @@ def build_slack_app(
             user_id,
             lambda: workflow.decide(actor=user_id, step_id=int(view["private_metadata"]), decision="reject", comment=reason),
         )
+
+    register_job_listeners(app, workflow)
 
     @app.error
     def handle_unexpected_error(error: Exception, body: dict[str, Any]) -> None:

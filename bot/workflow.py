@@ -33,7 +33,7 @@ from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status, check_transition
 from storage.audit import record_event, to_json_safe
-from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, PlanRequest, TermRevision
+from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, PlanRequest, StepDelegation, TermRevision
 from storage.repository import invoice_history
 
 logger = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class Workflow:
             raise NotFound(f"Approval step {step_id} was not found.")
         revision = step.revision
         request = revision.request
-        if actor not in self.approvers.get(step.tier, []):
+        if actor not in self.approvers.get(step.tier, []) and not _is_step_delegate(session, step.id, actor):
             tier_label = self.policy.tier(step.tier).label
             raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
@@ -523,6 +523,101 @@ class Workflow:
             before=before,
             after=after,
         )
+
+    # Escalation
+
+    def escalate(self, *, actor: str, step_id: int, reason: str) -> DecisionOutcome:
+        """Escalate a pending step to the next tier of the policy.
+
+        The step's status becomes ``escalated`` and the next tier gets a
+        pending step: the route's waiting step of that tier if it has one,
+        otherwise a new step. Raises AlreadyDecided when the step is no longer
+        pending and InvalidInput when its tier is the highest.
+        """
+        with self.session_factory.begin() as session:
+            outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        if self.notifier:
+            self.notifier.step_decided(outcome.request_id, step_id)
+        return outcome
+
+    def escalate_in_session(
+        self, session: Session, *, actor: str, step_id: int, reason: str, same_tier: bool = False
+    ) -> DecisionOutcome:
+        """Escalate inside the caller's transaction; ``same_tier`` opens a new step of the same tier.
+
+        A scheduler job uses this so that its claim on the step and the
+        escalation commit together. The caller notifies Slack after commit.
+        """
+        if not reason.strip():
+            raise InvalidInput("An escalation needs a reason.", {"reason": "enter why the step is escalated"})
+        step = session.get(ApprovalStep, step_id)
+        if step is None:
+            raise NotFound(f"Approval step {step_id} was not found.")
+        revision = step.revision
+        request = revision.request
+        tier_label = self.policy.tier(step.tier).label
+        if step.status != "pending" or revision.number != request.current_revision:
+            raise AlreadyDecided(f"{tier_label} approval of {request_label(request.id)} is no longer pending: {step.status}.")
+        target_tier = step.tier if same_tier else self._next_tier(step.tier)
+        if target_tier is None:
+            raise InvalidInput(f"{tier_label} is the highest approval tier, so {request_label(request.id)} cannot be escalated further.")
+
+        now = self.clock.now()
+        claimed = session.execute(
+            update(ApprovalStep)
+            .where(ApprovalStep.id == step.id, ApprovalStep.status == "pending")
+            .values(status="escalated", decided_by=actor, decided_at=now, comment=reason)
+        )
+        if claimed.rowcount != 1:
+            raise AlreadyDecided(f"{tier_label} approval of {request_label(request.id)} was already decided.")
+        session.refresh(step)
+        self._audit(
+            session,
+            actor,
+            "step.escalated",
+            request,
+            {"step": step.sequence, "tier": step.tier, "status": "pending"},
+            {"step": step.sequence, "tier": step.tier, "status": "escalated", "reason": reason, "to_tier": target_tier},
+        )
+
+        # A higher tier's sign-off covers the lower one, so a waiting step of
+        # the target tier opens now instead of a second step for that tier.
+        waiting = None if same_tier else next((s for s in revision.steps if s.status == "waiting" and s.tier == target_tier), None)
+        if waiting is not None:
+            waiting.status = "pending"
+            next_step = waiting
+        else:
+            next_step = ApprovalStep(
+                revision_id=revision.id,
+                sequence=max(s.sequence for s in revision.steps) + 1,
+                tier=target_tier,
+                status="pending",
+            )
+            session.add(next_step)
+            session.flush()
+        self._audit(
+            session,
+            actor,
+            "step.pending",
+            request,
+            {"step": next_step.sequence, "tier": next_step.tier, "status": "waiting" if waiting else None},
+            {"step": next_step.sequence, "tier": next_step.tier, "status": "pending", "escalated_from": step.sequence},
+        )
+        logger.info("request %s step %s escalated to %s by %s: %s", request.id, step.id, target_tier, actor, reason)
+        # "escalate" extends the Decision values for this outcome only.
+        return DecisionOutcome(request.id, step.id, "escalate", request.status, None)  # type: ignore[arg-type]
+
+    def _next_tier(self, tier: str) -> str | None:
+        names = [t.name for t in self.policy.tiers]
+        if tier not in names or names.index(tier) == len(names) - 1:
+            return None
+        return names[names.index(tier) + 1]
+
+
+def _is_step_delegate(session: Session, step_id: int, user_id: str) -> bool:
+    """Return whether ``user_id`` was made a delegate or backup approver of the step."""
+    query = select(StepDelegation.id).where(StepDelegation.step_id == step_id, StepDelegation.user_id == user_id)
+    return session.scalar(query) is not None
 
 
 def terms_hash(request: PlanRequest, revision: TermRevision) -> str:

@@ -45,6 +45,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.APPROVED: frozenset({Status.SENT_TO_CUSTOMER}),
     Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED}),
     Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED}),
+    # An expired agreement link can be resent, which reopens the same terms.
+    Status.EXPIRED: frozenset({Status.SENT_TO_CUSTOMER}),
 }
 for _status in OPEN_STATUSES:
     TRANSITIONS[_status] = TRANSITIONS.get(_status, frozenset()) | {Status.WITHDRAWN}

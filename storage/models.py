@@ -204,3 +204,61 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Scheduler jobs
+
+
+class JobMark(Base):
+    """A record that a job acted on one item for one occurrence.
+
+    A sweep inserts the mark in the same transaction as its action, so the
+    unique key lets only one scheduler replica act on an item, and a sweep
+    that runs again after downtime finds the item already done.
+    """
+
+    __tablename__ = "job_marks"
+    __table_args__ = (UniqueConstraint("job", "item_key", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    # What the job acted on, such as "step:12" or "manager:U012AB3CD".
+    item_key: Mapped[str] = mapped_column(String(128))
+    # Which occurrence of the action, such as a local date for a digest.
+    occurrence: Mapped[str] = mapped_column(String(64))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Absence(Base):
+    """An approver's recorded absence, with an optional delegate, both dates inclusive."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    delegate: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StepDelegation(Base):
+    """A user who may decide one approval step besides the tier's approvers.
+
+    Written when a step goes to a delegate (its approvers are unavailable) or
+    to the tier's backup approvers (the step breached its SLA).
+    """
+
+    __tablename__ = "step_delegations"
+    __table_args__ = (UniqueConstraint("step_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("approval_steps.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    # The approvers the user stands in for, as a list of Slack user ids.
+    on_behalf_of: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # delegate or backup
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

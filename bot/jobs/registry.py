@@ -1,0 +1,100 @@
+"""The registry of named jobs and the context every job receives.
+
+Adding a job is one entry in ``JOBS``: a name, a trigger and a function
+``run(context, now) -> list[str]`` that sweeps the database for what is due at
+``now`` (aware UTC) and returns one line per thing it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.jobs.calendar import BusinessCalendar
+from bot.workflow import Workflow
+from policy.config import Policy
+
+
+@dataclass
+class JobContext:
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    slack: WebClient
+    settings: Settings
+    policy: Policy
+    calendar: BusinessCalendar
+    workflow: Workflow
+    channel: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Run every ``minutes`` minutes."""
+
+    minutes: int
+
+    def __str__(self) -> str:
+        return f"every {self.minutes} min"
+
+
+@dataclass(frozen=True)
+class DailyAt:
+    """Run once a day at a local time of the team's timezone, on business days only."""
+
+    at: time
+
+    def __str__(self) -> str:
+        return f"business days at {self.at.strftime('%H:%M')}"
+
+
+Trigger = Interval | DailyAt
+JobFunction = Callable[[JobContext, datetime], list[str]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    # A fixed trigger, or a function that reads it from the settings.
+    trigger: Trigger | Callable[[Settings], Trigger]
+    run: JobFunction
+
+    def trigger_for(self, settings: Settings) -> Trigger:
+        return self.trigger(settings) if callable(self.trigger) else self.trigger
+
+
+def next_run(job: Job, settings: Settings, calendar: BusinessCalendar, now: datetime) -> datetime:
+    """Return when ``job`` runs next after ``now``; an interval job counts from ``now``."""
+    trigger = job.trigger_for(settings)
+    if isinstance(trigger, Interval):
+        return now + timedelta(minutes=trigger.minutes)
+    return calendar.next_occurrence(now, trigger.at)
+
+
+def _build_jobs() -> dict[str, Job]:
+    from bot.jobs import activation, authority, digest, negotiation, sla
+
+    jobs = [
+        Job("approval-sla", "Nudge approvers, then escalate steps past their SLA in business hours", Interval(5), sla.run_approval_sla),
+        Job("missing-authority", "Send steps whose approvers are all unavailable to a delegate", Interval(5), authority.run_missing_authority),
+        Job("stalled-negotiation", "Escalate requests with too many revision rounds or a long wait for changes", Interval(60), negotiation.run_stalled_negotiation),
+        Job("agreement-activation", "Remind account managers of unaccepted agreements; expire old links", Interval(30), activation.run_agreement_activation),
+        Job("digest", "Send each manager the daily digest, with a chart once a week", lambda settings: DailyAt(settings.digest_time), digest.run_digest),
+    ]
+    return {job.name: job for job in jobs}
+
+
+JOBS: dict[str, Job] = {}
+
+
+def registered_jobs() -> dict[str, Job]:
+    """Return the jobs by name; the modules load on first use because they import the registry."""
+    if not JOBS:
+        JOBS.update(_build_jobs())
+    return JOBS
