@@ -76,11 +76,13 @@ def digest_contents(session: Session, context: JobContext, *, day: date, since: 
         contents.agreements.append(f"{request_label(request.id)} ({request.account_id}): sent {days} days ago, link expires {agreement.expires_at.date().isoformat()}")
 
     since_day = context.calendar.local_date(since)
+    # An installment can be missed only after its due date, so the window is
+    # the previous digest's day up to yesterday.
     # NOTE: installments become "missed" once plan monitoring marks them; until then none are listed.
     for installment, request in session.execute(
         select(Installment, PlanRequest)
         .join(PlanRequest, Installment.request_id == PlanRequest.id)
-        .where(Installment.status == "missed", Installment.due_date > since_day, Installment.due_date <= day)
+        .where(Installment.status == "missed", Installment.due_date >= since_day, Installment.due_date < day)
         .order_by(Installment.due_date, Installment.id)
     ).all():
         contents.missed.append(
