@@ -1,0 +1,70 @@
+"""``payplan jobs list`` and ``payplan jobs run``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.slack_stub import SlackStub
+from tests.bot.jobs.conftest import APPROVERS, CHANNEL, DIGEST_MANAGERS, JobsHarness
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_environment(harness: JobsHarness, stub: SlackStub, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-jobs-test",
+        "SLACK_API_URL": stub.base_url,
+        "PAYPLAN_SLACK_CHANNEL": CHANNEL,
+        "PAYPLAN_APPROVERS": json.dumps(APPROVERS),
+        "PAYPLAN_PORTAL_SECRET": "portal-secret",
+        "PAYPLAN_LLM_ENABLED": "false",
+        "PAYPLAN_TIMEZONE": "America/New_York",
+        "PAYPLAN_HOLIDAY_COUNTRY": "US",
+        "PAYPLAN_SLA_HOURS": '{"*": [4, 8]}',
+        "PAYPLAN_DIGEST_RECIPIENTS": json.dumps(DIGEST_MANAGERS),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_list_shows_next_runs(cli_environment: None) -> None:
+    result = runner.invoke(app, ["jobs", "list"])
+
+    assert result.exit_code == 0, result.output
+    digest_line = next(line for line in result.output.splitlines() if line.startswith("digest"))
+    assert "business days at 08:30" in digest_line
+    assert "next 2026-03-03T08:30-05:00" in digest_line
+    for name in ("approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation"):
+        assert name in result.output
+
+
+def test_run_at_given_time(cli_environment: None, harness: JobsHarness, stub: SlackStub) -> None:
+    harness.open_request()
+
+    early = runner.invoke(app, ["jobs", "run", "approval-sla", "--at", "2026-03-02T13:00:00-05:00"])
+    due = runner.invoke(app, ["jobs", "run", "approval-sla", "--at", "2026-03-02T14:00:00-05:00"])
+
+    assert early.exit_code == 0, early.output
+    assert "approval-sla: nothing was due." in early.output
+    assert due.exit_code == 0, due.output
+    assert "nudged UMANAGER" in due.output
+
+
+def test_run_rejects_naive_time(cli_environment: None) -> None:
+    result = runner.invoke(app, ["jobs", "run", "digest", "--at", "2026-03-02T14:00:00"])
+
+    assert result.exit_code == 2
+    assert "add a UTC offset" in result.output
+
+
+def test_run_rejects_unknown_job(cli_environment: None) -> None:
+    result = runner.invoke(app, ["jobs", "run", "reminders"])
+
+    assert result.exit_code == 2
+    assert "Unknown job 'reminders'" in result.output
