@@ -63,22 +63,26 @@ class Settings(BaseSettings):
     # ISO weekday (1 is Monday) of the weekly digest with the chart.
     weekly_digest_weekday: int = Field(1, ge=1, le=7, validation_alias="PAYPLAN_WEEKLY_DIGEST_WEEKDAY")
     scheduler_enabled: bool = Field(True, validation_alias="PAYPLAN_SCHEDULER_ENABLED")
+    customer_reminder_days: int = Field(3, ge=1, le=60, validation_alias="PAYPLAN_CUSTOMER_REMINDER_DAYS")
+    customer_contact_hours: Annotated[tuple[time, time], NoDecode] = Field((time(8), time(21)), validation_alias="PAYPLAN_CUSTOMER_CONTACT_HOURS")
+    customer_contact_limit: int = Field(7, ge=1, validation_alias="PAYPLAN_CUSTOMER_CONTACT_LIMIT")
+    customer_contact_window_days: int = Field(7, ge=1, validation_alias="PAYPLAN_CUSTOMER_CONTACT_WINDOW_DAYS")
 
-    @field_validator("business_hours", mode="before")
+    @field_validator("business_hours", "customer_contact_hours", mode="before")
     @classmethod
     def _parse_business_hours(cls, value: object) -> object:
         if isinstance(value, str):
             start, separator, end = value.partition("-")
             if not separator:
-                raise ValueError(f"business hours {value!r} must look like 09:00-17:00")
+                raise ValueError(f"hours {value!r} must look like 09:00-17:00")
             return (start.strip(), end.strip())
         return value
 
-    @field_validator("business_hours")
+    @field_validator("business_hours", "customer_contact_hours")
     @classmethod
     def _hours_in_order(cls, hours: tuple[time, time]) -> tuple[time, time]:
         if hours[0] >= hours[1]:
-            raise ValueError(f"business hours start {hours[0]} must be before the end {hours[1]}")
+            raise ValueError(f"hours start {hours[0]} must be before the end {hours[1]}")
         return hours
 
     @field_validator("sla_hours")

@@ -262,3 +262,26 @@ class StepDelegation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerContactProfile(Base):
+    """How and when a customer may be contacted: the time zones that may apply to them."""
+
+    __tablename__ = "customer_contact_profiles"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    # Every plausible IANA time zone (address and phone may disagree); contact
+    # is allowed only when the hour is inside the contact hours in all of them.
+    timezones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class CustomerContact(Base):
+    """One reminder sent to a customer, counted against the rolling contact limit."""
+
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime, time, timedelta
 
 from slack_sdk import WebClient
@@ -31,6 +32,14 @@ class JobContext:
     calendar: BusinessCalendar
     workflow: Workflow
     channel: str
+    # Delivers customer reminders; None turns customer reminders off.
+    customer_sender: CustomerSender | None = None
+
+
+class CustomerSender(Protocol):
+    """A channel that reaches customers, such as email or SMS."""
+
+    def send(self, *, account_id: str, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,13 +87,14 @@ def next_run(job: Job, settings: Settings, calendar: BusinessCalendar, now: date
 
 
 def _build_jobs() -> dict[str, Job]:
-    from bot.jobs import activation, authority, digest, negotiation, sla
+    from bot.jobs import activation, authority, customer, digest, negotiation, sla
 
     jobs = [
         Job("approval-sla", "Nudge approvers, then escalate steps past their SLA in business hours", Interval(5), sla.run_approval_sla),
         Job("missing-authority", "Send steps whose approvers are all unavailable to a delegate", Interval(5), authority.run_missing_authority),
         Job("stalled-negotiation", "Escalate requests with too many revision rounds or a long wait for changes", Interval(60), negotiation.run_stalled_negotiation),
         Job("agreement-activation", "Remind account managers of unaccepted agreements; expire old links", Interval(30), activation.run_agreement_activation),
+        Job("customer-reminders", "Remind customers of installments due soon, in their contact hours and limit", Interval(30), customer.run_customer_reminders),
         Job("digest", "Send each manager the daily digest, with a chart once a week", lambda settings: DailyAt(settings.digest_time), digest.run_digest),
     ]
     return {job.name: job for job in jobs}

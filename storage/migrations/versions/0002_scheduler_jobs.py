@@ -1,4 +1,4 @@
-"""Add the scheduler's job marks, approver absences and step delegations.
+"""Add the scheduler's job marks, absences, step delegations and customer contacts.
 
 Revision ID: 0002_scheduler_jobs
 Revises: 0001
@@ -55,9 +55,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("step_id", "user_id", name="uq_step_delegations_step_id_user_id"),
     )
     op.create_index("ix_step_delegations_step_id", "step_delegations", ["step_id"])
+    op.create_table(
+        "customer_contact_profiles",
+        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column("timezones", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", name="pk_customer_contact_profiles"),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_customer_contact_profiles_account_id_accounts"),
+    )
+    op.create_table(
+        "customer_contacts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_customer_contacts"),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_customer_contacts_account_id_accounts"),
+        sa.ForeignKeyConstraint(["request_id"], ["plan_requests.id"], name="fk_customer_contacts_request_id_plan_requests"),
+    )
+    op.create_index("ix_customer_contacts_account_id", "customer_contacts", ["account_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customer_contacts_account_id", table_name="customer_contacts")
+    op.drop_table("customer_contacts")
+    op.drop_table("customer_contact_profiles")
     op.drop_index("ix_step_delegations_step_id", table_name="step_delegations")
     op.drop_table("step_delegations")
     op.drop_index("ix_absences_user_id", table_name="absences")
