@@ -256,7 +256,7 @@ class StepDelegation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("approval_steps.id"), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
-    # The approvers the user stands in for, as a list of Slack user ids.
+    # Slack user ids of the approvers the user replaces for this step.
     on_behalf_of: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # delegate or backup
     kind: Mapped[str] = mapped_column(String(16))
@@ -265,13 +265,13 @@ class StepDelegation(Base):
 
 
 class CustomerContactProfile(Base):
-    """How and when a customer may be contacted: the time zones that may apply to them."""
+    """A customer's contact profile: the time zones that may apply to them."""
 
     __tablename__ = "customer_contact_profiles"
 
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
-    # Every plausible IANA time zone (address and phone may disagree); contact
-    # is allowed only when the hour is inside the contact hours in all of them.
+    # Every plausible IANA time zone, because address and phone may disagree.
+    # Contact is allowed only inside the contact hours in all of them.
     timezones: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 

@@ -62,21 +62,21 @@ def _delegate(context: JobContext, step_id: int, people: list[str], absent: list
         request = step.revision.request
         label = request_label(request.id)
         tier_label = context.policy.tier(step.tier).label
-        why = "no approver is configured" if not people else "; ".join(f"<@{u.user_id}> is {u.reason}" for u in absent)
+        reason = "no approver is configured" if not people else "; ".join(f"<@{u.user_id}> is {u.reason}" for u in absent)
         excluded = {request.requested_by, *(s.decided_by for s in step.revision.steps if s.decided_by)}
         candidates = [u.delegate for u in absent if u.delegate] + context.settings.delegates.get(step.tier, []) + context.settings.fallback_approvers
         delegate = next((user for user in candidates if user not in excluded and user not in people), None)
         if delegate is None:
-            post_in_thread(context.slack, request, f":warning: The {tier_label} approval cannot be decided: {why}, and no delegate or fallback approver is configured.")
+            post_in_thread(context.slack, request, f":warning: The {tier_label} approval cannot be decided: {reason}, and no delegate or fallback approver is configured.")
             record_event(session, actor=ACTOR, action="step.authority_missing", at=now, request_id=request.id, revision=request.current_revision,
-                         before={"approvers": people}, after={"step": step.sequence, "tier": step.tier, "reason": why})
-            return [f"{label} step {step.sequence}: no available approver and no delegate ({why})"]
+                         before={"approvers": people}, after={"step": step.sequence, "tier": step.tier, "reason": reason})
+            return [f"{label} step {step.sequence}: no available approver and no delegate ({reason})"]
 
-        session.add(StepDelegation(step_id=step.id, user_id=delegate, on_behalf_of=people, kind="delegate", reason=why, created_at=now))
+        session.add(StepDelegation(step_id=step.id, user_id=delegate, on_behalf_of=people, kind="delegate", reason=reason, created_at=now))
         record_event(session, actor=ACTOR, action="step.delegated", at=now, request_id=request.id, revision=request.current_revision,
                      before={"step": step.sequence, "tier": step.tier, "approvers": people},
-                     after={"step": step.sequence, "tier": step.tier, "delegate": delegate, "on_behalf_of": people, "reason": why})
+                     after={"step": step.sequence, "tier": step.tier, "delegate": delegate, "on_behalf_of": people, "reason": reason})
         post_in_thread(context.slack, request,
-                       f":busts_in_silhouette: The {tier_label} approval goes to <@{delegate}> on behalf of {mentions(people)}, because {why}. "
+                       f":busts_in_silhouette: The {tier_label} approval goes to <@{delegate}> on behalf of {mentions(people)}, because {reason}. "
                        "The approval buttons above work for them.")
-        return [f"delegated {label} step {step.sequence} to {delegate} ({why})"]
+        return [f"delegated {label} step {step.sequence} to {delegate} ({reason})"]

@@ -2,9 +2,9 @@
 
 A job inserts a :class:`JobMark` with a unique (job, item, occurrence) key
 and does its work in the same transaction. On PostgreSQL a second replica's
-insert of the same key waits for the first transaction and then fails with a
-unique violation, so only one replica acts; if the first rolls back (Slack
-failed), the item stays due for the next sweep. On SQLite one writer at a time
+insert of the same key waits for the first transaction. It then fails with a
+unique violation, so only one replica acts. If the first rolls back because
+Slack failed, the item stays due for the next sweep. On SQLite one writer at a time
 holds the database, which gives the same result.
 """
 
@@ -35,7 +35,7 @@ def claim(
     now: datetime,
     detail: dict[str, Any] | None = None,
 ) -> Iterator[Session | None]:
-    """Yield a session whose transaction holds the claim, or None when the item was already claimed.
+    """Yield a session whose transaction contains the claim, or None when the item was already claimed.
 
     The transaction commits when the block ends and rolls back, releasing
     the claim, when it raises.

@@ -2,9 +2,9 @@
 
 Contact is allowed only when the local time is inside
 ``PAYPLAN_CUSTOMER_CONTACT_HOURS`` in every time zone of the customer's
-contact profile (the team's time zone when the profile lists none), and when
-fewer than ``PAYPLAN_CUSTOMER_CONTACT_LIMIT`` reminders went to the account in
-the last ``PAYPLAN_CUSTOMER_CONTACT_WINDOW_DAYS`` days. The defaults, 08:00 to
+contact profile (the team's time zone when the profile lists none). It is
+also held once ``PAYPLAN_CUSTOMER_CONTACT_LIMIT`` reminders went to the
+account in the last ``PAYPLAN_CUSTOMER_CONTACT_WINDOW_DAYS`` days. The defaults, 08:00 to
 21:00 and 7 in 7 days, follow US Regulation F for consumer debts. A reminder
 held back by either rule is tried again at the next sweep.
 """

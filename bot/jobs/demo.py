@@ -46,6 +46,7 @@ def run_scheduler_demo(
         console.print("Scheduler demo skipped: no eligible account was left for an undecided request.")
         return {}
 
+    # Counted by the first words of each line a job returns.
     counts = {"nudged": 0, "escalated": 0, "sent the": 0}
     console.print(f"Scheduler sweeps, hourly from {start:%Y-%m-%d %H:%M} UTC for {SWEEP_HOURS} hours (team timezone {DEMO_TIMEZONE}):")
     for hour in range(SWEEP_HOURS + 1):

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.errors import NotFound, PayplanError, PermissionDenied
+from bot.errors import AlreadyDecided, NotFound, PayplanError, PermissionDenied
 from bot.jobs.activation import RESEND_ACTION
 from bot.jobs.slack import post_in_thread
 from bot.messages import request_label
@@ -28,6 +28,7 @@ def register_job_listeners(app: App, workflow: Workflow) -> None:
         try:
             resend_agreement(workflow, client, actor=user_id, agreement_id=int(body["actions"][0]["value"]))
         except PayplanError as error:
+            logger.info("resend by %s rejected: %s", user_id, error.code)
             client.chat_postEphemeral(channel=body["channel"]["id"], user=user_id, text=error.user_message)
 
 
@@ -47,7 +48,7 @@ def resend_agreement(workflow: Workflow, client: WebClient, *, actor: str, agree
         if actor not in allowed:
             raise PermissionDenied(f"Only the requester or an approver of {request_label(request.id)} can resend its agreement.")
         if agreement.status != "expired" or request.status != Status.EXPIRED.value:
-            raise PermissionDenied(f"The agreement of {request_label(request.id)} is {agreement.status}, not expired, so there is nothing to resend.")
+            raise AlreadyDecided(f"The agreement of {request_label(request.id)} is {agreement.status}, not expired, so there is nothing to resend.")
         now = workflow.clock.now()
         agreement.status = "sent"
         agreement.expires_at = now + timedelta(days=workflow.agreement_link_days)

@@ -60,7 +60,7 @@ def _escalate(context: JobContext, request_id: int, occurrence: str, reason: str
             except InvalidInput as error:
                 outcome = error.user_message
         else:
-            # With changes requested no step is open, so the thread asks the route's highest tier to step in.
+            # With changes requested no step is open, so the thread message calls on the route's highest tier.
             top_tier = max(revision.steps, key=lambda step: step.sequence).tier if revision.steps else context.policy.tiers[-1].name
             outcome = f"{context.policy.tier(top_tier).label} approvers {mentions(context.settings.approvers.get(top_tier, []))}, please step in."
         record_event(session, actor=ACTOR, action="request.negotiation_stalled", at=now, request_id=request.id,

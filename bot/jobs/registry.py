@@ -1,6 +1,6 @@
 """The registry of named jobs and the context every job receives.
 
-Adding a job is one entry in ``JOBS``: a name, a trigger and a function
+Adding a job is one entry in ``_build_jobs()``: a name, a trigger and a function
 ``run(context, now) -> list[str]`` that sweeps the database for what is due at
 ``now`` (aware UTC) and returns one line per thing it did.
 """

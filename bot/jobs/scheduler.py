@@ -1,6 +1,6 @@
 """APScheduler 3 inside ``payplan serve``: one scheduler job per registered sweep.
 
-The scheduler only wakes the sweeps; what to do comes from the database and
+The scheduler only wakes the sweeps. What to do comes from the database and
 the claims in ``job_marks``, so a missed run, a restart or a second replica
 changes nothing about what is sent. Every job also runs once at start, which
 is the one catch-up after downtime.

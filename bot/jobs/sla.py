@@ -2,7 +2,7 @@
 
 Each tier's thresholds are business hours (``PAYPLAN_SLA_HOURS``) counted
 from when the step became pending. At the first threshold the approvers get
-a direct message and the thread a reminder; at the second the step goes to
+a direct message and the thread a reminder. At the second the step goes to
 the tier's backup approvers (once) or to the next tier.
 """
 
