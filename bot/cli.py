@@ -171,10 +171,11 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
+    scheduler = None
     if settings.scheduler_enabled:
         from bot.jobs.scheduler import build_context, start_scheduler
 
-        start_scheduler(build_context(runtime, settings))
+        scheduler = start_scheduler(build_context(runtime, settings))
     asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -187,6 +188,8 @@ def serve(
         logger.info("connected to Slack in Socket Mode")
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     logger.info("payplan stopped")
 
 

@@ -8,12 +8,16 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from slack_bolt import BoltRequest, BoltResponse
+
+from bot import slack_payloads
 from bot.errors import PermissionDenied
+from bot.jobs.activation import RESEND_ACTION
 from bot.jobs.away import handle_away_command
 from bot.jobs.scheduler import run_job
 from bot.slack_stub import SlackStub
-from storage.models import Absence, AuditEvent, StepDelegation
-from tests.bot.jobs.conftest import START, JobsHarness, job_settings, thread_texts
+from storage.models import Absence, Agreement, AuditEvent, StepDelegation
+from tests.bot.jobs.conftest import CHANNEL, START, JobsHarness, job_settings, thread_texts
 from tests.bot.jobs.test_sla import steps_of
 
 
@@ -161,3 +165,40 @@ def test_away_command_rejects_bad_input(harness: JobsHarness, text: str, expecte
     assert expected in reply
     with harness.runtime.session_factory() as session:
         assert session.scalars(select(Absence)).all() == []
+
+
+def dispatch(harness: JobsHarness, body: str) -> BoltResponse:
+    signed = slack_payloads.sign(body, "jobs-secret")
+    headers = {"content-type": ["application/x-www-form-urlencoded"], **{name: [value] for name, value in signed.items()}}
+    assert harness.runtime.slack_app is not None
+    return harness.runtime.slack_app.dispatch(BoltRequest(body=body, headers=headers))
+
+
+def test_away_slash_command_records(harness: JobsHarness) -> None:
+    body = slack_payloads.slash_command_body(text="away 2026-03-02 2026-03-04 delegate <@UDANA|dana>", user_id="UMANAGER")
+
+    response = dispatch(harness, body)
+
+    assert response.status == 200
+    assert "Recorded: you are away from 2026-03-02 to 2026-03-04" in response.body
+    with harness.runtime.session_factory() as session:
+        absence = session.scalars(select(Absence)).one()
+    assert (absence.user_id, absence.delegate) == ("UMANAGER", "UDANA")
+
+
+def test_resend_button_reopens_agreement(harness: JobsHarness, stub: SlackStub, traveller: time_machine.Coordinates) -> None:
+    from tests.bot.jobs.test_activation_negotiation import approve_all, request_status
+
+    request_id = harness.open_request()
+    approve_all(harness, request_id)
+    traveller.move_to(START + timedelta(days=15))
+    run_job(harness.context, "agreement-activation")
+    with harness.runtime.session_factory() as session:
+        agreement_id = session.scalars(select(Agreement.id)).one()
+    click = slack_payloads.block_actions_payload(RESEND_ACTION, str(agreement_id), user_id="UREQUESTER", channel_id=CHANNEL, message_ts="1.0")
+
+    response = dispatch(harness, slack_payloads.interaction_body(click))
+
+    assert response.status == 200
+    assert request_status(harness, request_id) == "sent_to_customer"
+    assert any("resent the agreement" in text for text in thread_texts(stub))

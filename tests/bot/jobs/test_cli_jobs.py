@@ -68,3 +68,17 @@ def test_run_rejects_unknown_job(cli_environment: None) -> None:
 
     assert result.exit_code == 2
     assert "Unknown job 'reminders'" in result.output
+
+
+def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> None:
+    from bot.jobs.scheduler import start_scheduler
+
+    scheduler = start_scheduler(harness.context)
+    try:
+        stub.wait_for("chat.postMessage", count=len(DIGEST_MANAGERS), timeout=30, predicate=lambda call: call.args.get("text", "").startswith("payplan digest"))
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=True)
+
+    assert sorted(jobs) == sorted(["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "digest"])
+    assert str(jobs["digest"].trigger).startswith("cron[day_of_week='mon-fri', hour='8', minute='30'")
