@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot import cli_audit, cli_report
 from bot.cli_jobs import jobs_app
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
@@ -23,6 +24,8 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(cli_audit.app, name="audit")
+app.add_typer(cli_report.app, name="report")
 app.add_typer(jobs_app, name="jobs")
 
 console = Console()

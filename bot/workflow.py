@@ -241,6 +241,7 @@ class Workflow:
                 "route": result.route,
                 "flags": [flag.code for flag in result.flags],
                 "summary_source": summary.source,
+                "prompt_version": summary.prompt_version,
             })
 
             if not result.eligible:

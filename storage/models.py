@@ -204,6 +204,45 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The hash chain, filled in at flush time by storage.audit: the event's
+    # place in the chain (equal to its id), the kind of actor (slack_user,
+    # customer, system), free-form context, the previous event's hash and
+    # this event's SHA-256. docs/audit.md defines the hash.
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last event of the audit hash chain, in a single row with id 1.
+
+    Each append updates this row first, which takes a row lock on PostgreSQL
+    and the database write lock on SQLite, so concurrent writers append one
+    after another and the chain cannot fork. It also records the length of
+    the chain, so deleting the newest events is detectable.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookDelivery(Base):
+    """A signed webhook call already processed; a second call with the same id is a replay."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Which endpoint received it, for example "payments" or "requests".
+    source: Mapped[str] = mapped_column(String(32))
+    # The sender's X-Payplan-Delivery header.
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Scheduler jobs
