@@ -182,10 +182,11 @@ def approval_message(
         ]
         return f"Approval needed from {tier_label} for {request_label(request.id)}", blocks
 
-    outcome = {"approved": ":white_check_mark: Approved", "rejected": ":x: Rejected", "superseded": "Superseded"}
+    outcome = {"approved": ":white_check_mark: Approved", "rejected": ":x: Rejected", "superseded": "Superseded", "escalated": ":arrow_double_up: Escalated"}
     line = outcome.get(step.status, step.status)
     if step.decided_by:
-        line += f" by <@{step.decided_by}>"
+        # A scheduler job decides as "system:<job>", which is no Slack user to mention.
+        line += f" by {step.decided_by}" if step.decided_by.startswith("system:") else f" by <@{step.decided_by}>"
     if step.comment:
         line += f": {escape_mrkdwn(step.comment)}"
     return f"{tier_label}: {step.status}", [SectionBlock(text=f"{header}\n{line}")]

@@ -32,7 +32,7 @@ def sla_thresholds(context: JobContext, tier: str) -> tuple[timedelta, timedelta
     """Return the business time until the nudge and until the escalation for ``tier``."""
     hours = context.settings.sla_hours
     nudge, escalate = hours.get(tier) or hours.get("*") or (Decimal(8), Decimal(16))
-    return timedelta(hours=float(nudge)), timedelta(hours=float(escalate))
+    return timedelta(seconds=int(nudge * 3600)), timedelta(seconds=int(escalate * 3600))
 
 
 def business_hours_text(elapsed: timedelta) -> str:

@@ -78,6 +78,14 @@ def test_escalation_to_next_tier(harness: JobsHarness, stub: SlackStub, travelle
     assert [(s.tier, s.status) for s in steps] == [("collections_manager", "escalated"), ("finance_controller", "pending")]
     assert steps[0].decided_by == "system:sla"
     assert any("It now goes to the Finance controller tier: <@UCONTROLLER>" in text for text in thread_texts(stub))
+    updates = [call.args.get("text", "") for call in stub.calls("chat.update")]
+    assert "Collections manager: escalated" in updates
+    assert any(
+        "Escalated by system:sla" in block["text"]["text"]
+        for call in stub.calls("chat.update")
+        for block in call.args.get("blocks") or []
+        if block.get("type") == "section"
+    )
     with harness.runtime.session_factory() as session:
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.request_id == request_id)).all()
     assert "step.escalated" in actions
