@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot import cli_audit, cli_report
-from bot.cli_jobs import jobs_app
+from bot.cli_jobs import jobs_app, scheduler_tier_settings
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
 
@@ -152,6 +152,11 @@ def serve(
             markup=False,
         )
         raise typer.Exit(2)
+    for variable, names in scheduler_tier_settings(settings).items():
+        unknown = sorted(set(names) - set(policy.tier_names()))
+        if unknown:
+            error_console.print(f"{variable} names unknown tiers {unknown}; the policy's tiers are {policy.tier_names()}.", soft_wrap=True, markup=False)
+            raise typer.Exit(2)
 
     try:
         upgrade_database(settings.database_url)

@@ -7,6 +7,17 @@ from datetime import datetime, timezone
 import typer
 from rich.console import Console
 
+from bot.config import Settings
+
+def scheduler_tier_settings(settings: Settings) -> dict[str, list[str]]:
+    """Return the tier names each scheduler setting refers to, keyed by its environment variable."""
+    return {
+        "PAYPLAN_SLA_HOURS": [tier for tier in settings.sla_hours if tier != "*"],
+        "PAYPLAN_BACKUP_APPROVERS": list(settings.backup_approvers),
+        "PAYPLAN_DELEGATES": list(settings.delegates),
+    }
+
+
 jobs_app = typer.Typer(help="Scheduled reminders, escalations and digests.", no_args_is_help=True)
 console = Console()
 error_console = Console(stderr=True)

@@ -62,8 +62,11 @@ def digest_contents(session: Session, context: JobContext, *, day: date, since: 
     from bot.jobs.sla import business_hours_text, sla_thresholds
 
     contents = DigestContents(day)
-    for pending in pending_steps(session):
-        elapsed = context.calendar.business_time_between(pending.since, now)
+    tier_order = context.policy.tier_names()
+    waiting = [(pending, context.calendar.business_time_between(pending.since, now)) for pending in pending_steps(session)]
+    # Grouped by tier, lowest authority first, and the longest wait first within a tier.
+    waiting.sort(key=lambda item: (tier_order.index(item[0].step.tier), -item[1]))
+    for pending, elapsed in waiting:
         _, escalate_after = sla_thresholds(context, pending.step.tier)
         breach = " *SLA breached*" if elapsed >= escalate_after else ""
         tier_label = context.policy.tier(pending.step.tier).label

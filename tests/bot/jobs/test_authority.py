@@ -202,3 +202,18 @@ def test_resend_button_reopens_agreement(harness: JobsHarness, stub: SlackStub, 
     assert response.status == 200
     assert request_status(harness, request_id) == "sent_to_customer"
     assert any("resent the agreement" in text for text in thread_texts(stub))
+
+
+def test_unconfigured_tier_goes_to_fallback(engine, database_url: str, stub: SlackStub, traveller: time_machine.Coordinates) -> None:
+    approvers = {"finance_controller": ["UCONTROLLER"]}
+    harness = JobsHarness(job_settings(database_url, stub, PAYPLAN_APPROVERS=approvers, PAYPLAN_FALLBACK_APPROVERS=["UFALLBACK"]))
+    harness.add_account("SMALL", ["120.00", "310.55"], START.date())
+    request_id = harness.open_request()
+
+    lines = run_job(harness.context, "missing-authority")
+
+    assert "no approver is configured" in lines[0]
+    event = delegation_audit(harness, request_id)
+    assert event.before["approvers"] == []
+    assert event.after["delegate"] == "UFALLBACK"
+    harness.close()

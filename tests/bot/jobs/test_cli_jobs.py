@@ -82,3 +82,44 @@ def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> 
 
     assert sorted(jobs) == sorted(["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "digest"])
     assert str(jobs["digest"].trigger).startswith("cron[day_of_week='mon-fri', hour='8', minute='30'")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PAYPLAN_SLA_HOURS", '{"collection_manager": [4, 8]}'),
+        ("PAYPLAN_BACKUP_APPROVERS", '{"collection_manager": ["U2"]}'),
+        ("PAYPLAN_DELEGATES", '{"collection_manager": ["U2"]}'),
+    ],
+)
+def test_serve_rejects_unknown_scheduler_tier(tmp_path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("PAYPLAN_SLACK_CHANNEL", "C1")
+    monkeypatch.setenv("PAYPLAN_PORTAL_SECRET", "portal")
+    monkeypatch.setenv("PAYPLAN_APPROVERS", '{"collections_manager": ["U1"]}')
+    monkeypatch.setenv(variable, value)
+
+    result = runner.invoke(app, ["serve", "--http"])
+
+    assert result.exit_code == 2
+    assert f"{variable} names unknown tiers ['collection_manager']" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "shown"),
+    [
+        ("PAYPLAN_BUSINESS_HOURS", "17:00-09:00", "must be before the end"),
+        ("PAYPLAN_BUSINESS_HOURS", "9 to 5", "must look like 09:00-17:00"),
+        ("PAYPLAN_SLA_HOURS", '{"*": [8, 4]}', "must be above 0 and below the escalation"),
+        ("PAYPLAN_AWAY_SIGNALS", '["calendar"]', "PAYPLAN_AWAY_SIGNALS"),
+    ],
+)
+def test_invalid_scheduler_setting_exit_2(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, shown: str) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = runner.invoke(app, ["jobs", "list"])
+
+    assert result.exit_code == 2
+    assert shown in result.output

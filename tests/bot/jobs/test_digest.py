@@ -136,3 +136,20 @@ def test_fall_back_neither_skips_nor_repeats(harness: JobsHarness, traveller: ti
         ("2026-11-02", datetime(2026, 11, 2, 13, 30, tzinfo=timezone.utc)),
         ("2026-11-03", datetime(2026, 11, 3, 13, 30, tzinfo=timezone.utc)),
     ]
+
+
+def test_awaiting_grouped_by_tier(harness: JobsHarness, stub: SlackStub, traveller: time_machine.Coordinates) -> None:
+    harness.add_account("LARGE", ["30000.00", "5000.00"], START.date())
+    controller_request = harness.open_request("LARGE", installments=10)
+    traveller.move_to(START + timedelta(hours=1))
+    manager_request = harness.open_request("SMALL")
+    traveller.move_to(START + timedelta(days=1))
+
+    run_job(harness.context, "digest")
+
+    lines = [line for line in all_block_text(stub).splitlines() if line.startswith("• ")]
+    manager_lines = [line for line in lines if line.startswith("• Collections manager")]
+    controller_lines = [line for line in lines if line.startswith("• Finance controller")]
+    assert manager_lines[0].startswith(f"• Collections manager: PP-{manager_request:05d}")
+    assert controller_lines[0].startswith(f"• Finance controller: PP-{controller_request:05d}")
+    assert lines.index(manager_lines[0]) < lines.index(controller_lines[0])
