@@ -93,13 +93,17 @@ def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> 
     ],
 )
 def test_serve_rejects_unknown_scheduler_tier(tmp_path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
-    monkeypatch.setenv("PAYPLAN_SLACK_CHANNEL", "C1")
-    monkeypatch.setenv("PAYPLAN_PORTAL_SECRET", "portal")
-    monkeypatch.setenv("PAYPLAN_APPROVERS", '{"collections_manager": ["U1"]}')
-    monkeypatch.setenv(variable, value)
+    serve_settings = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "secret",
+        "PAYPLAN_SLACK_CHANNEL": "C1",
+        "PAYPLAN_PORTAL_SECRET": "portal",
+        "PAYPLAN_APPROVERS": '{"collections_manager": ["U1"]}',
+        variable: value,
+    }
+    for name, setting in serve_settings.items():
+        monkeypatch.setenv(name, setting)
 
     result = runner.invoke(app, ["serve", "--http"])
 
