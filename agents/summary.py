@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,13 +25,18 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from agents.facts_bundle import PriorPlan, build_facts_bundle
+from agents.grounding import FactIndex
+from agents.redaction import Redactor
+from agents.retries import RetryPolicy, call_with_retries
 from agents.prompting import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Prompt, load_prompt, neutralize_markers
-from policy.facts import AccountFacts
+from policy.facts import AccountFacts, InvoiceRecord
+from policy.signals import SignalKind
 
 logger = logging.getLogger(__name__)
 
 PROMPT_NAME = "account_summary"
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 
 MAX_HEADLINE_CHARS = 200
 MAX_NARRATIVE_WORDS = 120
@@ -38,21 +44,15 @@ MAX_KEY_FACTS = 6
 MAX_QUESTIONS = 3
 # Only this many characters of the reason text are sent to the model.
 MAX_REASON_CHARS = 2000
+# Upper bound on the tokens of one response; a longer one is cut off and rejected.
+MAX_OUTPUT_TOKENS = 1000
+LENGTH_FAILURE = "the response was cut off at the output token limit (finish_reason length)"
+# A summary that fails the grounding check is generated once more, then replaced.
+MAX_GENERATIONS = 2
 # Maximum length of a stored fallback_reason, so a verbose error body cannot bloat the record.
 MAX_FALLBACK_REASON_CHARS = 300
 
 OFFLINE_MARKER = "Offline summary (no language model)"
-
-SignalKind = Literal[
-    "hardship",
-    "dispute",
-    "bankruptcy",
-    "legal_representation",
-    "deceased",
-    "vulnerable_customer",
-    "possible_fraud",
-    "instruction_to_model",
-]
 
 
 # The length limits below are checked by validators, not by Field constraints,
@@ -131,14 +131,18 @@ class SummaryRecord(BaseModel):
     model: str | None
     prompt_name: str
     prompt_version: int
-    # Token counts from the API response, or None when no response arrived.
+    # Token counts summed over every response received, or None when none arrived.
     input_tokens: int | None
     output_tokens: int | None
     latency_ms: int
     # True when a model call was attempted and failed. An intentionally offline
-    # summary (no key, model disabled) has False but still gives its reason.
+    # summary (no key, model disabled, budget used up) has False but still
+    # gives its reason.
     fallback_used: bool
     fallback_reason: str | None
+    # Model outputs checked for grounding, and how many of them failed.
+    grounding_checks: int = 0
+    grounding_failures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-ready values."""
@@ -163,6 +167,17 @@ class SummaryInput:
     risk_grade: str
     # Approval tier names in order.
     route: list[str]
+    # The account's invoices, for the payment trend and recent payments.
+    invoices: Sequence[InvoiceRecord] = ()
+    prior_plans: Sequence[PriorPlan] = ()
+    # Policy risk factors, each with "name", "value" and "detail".
+    risk_factors: Sequence[dict[str, Any]] = ()
+    # The customer's name, replaced by a placeholder before anything is sent.
+    customer_name: str | None = None
+
+
+class SummaryFailure(Exception):
+    """A model response that cannot be used: cut off, refused, malformed or ungrounded."""
 
 
 class Summarizer:
@@ -176,23 +191,32 @@ class Summarizer:
         base_url: str | None = None,
         timeout_s: float = 20.0,
         enabled: bool = True,
+        max_output_tokens: int = MAX_OUTPUT_TOKENS,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        daily_token_budget: int | None = None,
+        tokens_used_today: Callable[[], int] | None = None,
     ) -> None:
         self.model = model
         self.enabled = enabled
         self.prompt = load_prompt(PROMPT_NAME, PROMPT_VERSION)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.daily_token_budget = daily_token_budget
+        self._tokens_used_today = tokens_used_today
+        self._sleep = sleep
         self._api_key = api_key or None
         self._structured_model = None
         if enabled and self._api_key:
-            # timeout_s is httpx's per-operation timeout, not a deadline, and
-            # one retry follows openai's backoff.
-            # NOTE: openai 2.54 honours a Retry-After of up to 120 s before that
-            # retry, so a rate-limited call can block far longer than 2 * timeout_s.
+            # Retries are done by call_with_retries, which does not retry quota
+            # or context-length errors and caps Retry-After; openai's own retry
+            # does neither, so it is off. timeout_s bounds each attempt.
             chat = ChatOpenAI(
                 model=model,
                 api_key=self._api_key,
                 base_url=base_url,
                 timeout=timeout_s,
-                max_retries=1,
+                max_retries=0,
+                max_tokens=max_output_tokens,
                 temperature=0,
                 use_responses_api=False,
             )
@@ -200,45 +224,98 @@ class Summarizer:
                 AccountSummary, method="json_schema", include_raw=True
             )
 
+    @property
+    def uses_model(self) -> bool:
+        """True when summarize() would send a request to the model."""
+        return self._structured_model is not None
+
     def summarize(self, inp: SummaryInput) -> SummaryRecord:
-        """Summarize the account, falling back to the offline summary on any model failure."""
+        """Summarize the account, falling back to the offline summary on any model failure.
+
+        An output that fails the grounding check is regenerated once; a second
+        failure gives the offline summary.
+        """
         started = time.perf_counter()
         if not self.enabled:
             return self._offline_record(inp, started, reason="model disabled", fallback_used=False)
         if self._structured_model is None:
             return self._offline_record(inp, started, reason="no OPENAI_API_KEY", fallback_used=False)
+        budget_note = self._budget_exhausted()
+        if budget_note is not None:
+            return self._offline_record(inp, started, reason=budget_note, fallback_used=False)
 
-        messages = build_messages(self.prompt, inp)
-        try:
-            result = self._structured_model.invoke(messages)
-        except Exception as exc:
-            # The catch is broad on purpose. Besides openai's errors, a malformed
-            # response surfaces as ValueError, KeyError, TypeError or a pydantic
-            # ValidationError, and none of them may block the approval flow.
-            return self._failure_record(inp, started, exc, raw=None)
+        redactor = Redactor(
+            known_names=[inp.customer_name] if inp.customer_name else [], account_ids=[inp.facts.account_id]
+        )
+        bundle = build_facts_bundle(inp, account_label=redactor.placeholder("ACCOUNT", inp.facts.account_id))
+        messages = build_messages(self.prompt, inp, redactor=redactor, bundle=bundle)
+        fact_index = FactIndex(bundle)
+        sent_reason = redactor.redact(inp.reason_text)
+        usage = _Usage()
 
+        problems: list[str] = []
+        for _ in range(MAX_GENERATIONS):
+            try:
+                raw, parsed = self._generate(messages, usage)
+            except Exception as exc:
+                # The catch is broad on purpose. Besides openai's errors, a malformed
+                # response surfaces as ValueError, KeyError, TypeError or a pydantic
+                # ValidationError, and none of them may block the approval flow.
+                usage.add_from_error(exc)
+                return self._failure_record(inp, started, exc, usage=usage)
+
+            problem = check_output(parsed, fact_index, sent_reason)
+            usage.grounding_checks += 1
+            if problem is None:
+                return SummaryRecord(
+                    summary=_for_display(parsed, redactor, inp.reason_text),
+                    source="openai",
+                    model=raw.response_metadata.get("model_name") or self.model,
+                    prompt_name=self.prompt.name,
+                    prompt_version=self.prompt.version,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    latency_ms=_elapsed_ms(started),
+                    fallback_used=False,
+                    fallback_reason=None,
+                    grounding_checks=usage.grounding_checks,
+                    grounding_failures=usage.grounding_failures,
+                )
+            usage.grounding_failures += 1
+            problems.append(problem)
+            logger.warning(
+                "account summary for account %s failed the grounding check: %s", inp.facts.account_id, problem
+            )
+
+        reason = f"the model's summary failed the grounding check twice ({problems[-1]})"
+        return self._failure_record(inp, started, SummaryFailure(reason), usage=usage)
+
+    def _generate(self, messages: list[BaseMessage], usage: _Usage) -> tuple[BaseMessage, AccountSummary]:
+        """Call the model with retries and return the raw message and the parsed summary."""
+        assert self._structured_model is not None
+        result = call_with_retries(
+            lambda: self._structured_model.invoke(messages), self.retry_policy, sleep=self._sleep  # type: ignore[union-attr]
+        )
         raw: BaseMessage = result["raw"]
-        parsed = result["parsed"]
+        usage.add(raw)
+        finish_reason = raw.response_metadata.get("finish_reason")
+        if finish_reason == "length":
+            raise SummaryFailure(LENGTH_FAILURE)
         parsing_error = result["parsing_error"]
         if parsing_error is not None:
-            return self._failure_record(inp, started, parsing_error, raw=raw)
+            raise parsing_error
+        parsed = result["parsed"]
         if not isinstance(parsed, AccountSummary):
-            error = ValueError(f"model returned no summary (parsed is {type(parsed).__name__})")
-            return self._failure_record(inp, started, error, raw=raw)
+            raise SummaryFailure(f"model returned no summary (parsed is {type(parsed).__name__})")
+        return raw, parsed
 
-        input_tokens, output_tokens = _token_counts(raw)
-        return SummaryRecord(
-            summary=parsed,
-            source="openai",
-            model=raw.response_metadata.get("model_name") or self.model,
-            prompt_name=self.prompt.name,
-            prompt_version=self.prompt.version,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            latency_ms=_elapsed_ms(started),
-            fallback_used=False,
-            fallback_reason=None,
-        )
+    def _budget_exhausted(self) -> str | None:
+        if self.daily_token_budget is None or self._tokens_used_today is None:
+            return None
+        used = self._tokens_used_today()
+        if used < self.daily_token_budget:
+            return None
+        return f"daily token budget used up ({used:,} of {self.daily_token_budget:,} tokens today)"
 
     def _offline_record(
         self,
@@ -247,30 +324,25 @@ class Summarizer:
         *,
         reason: str,
         fallback_used: bool,
-        raw: BaseMessage | None = None,
+        usage: _Usage | None = None,
     ) -> SummaryRecord:
-        input_tokens, output_tokens = _token_counts(raw) if raw is not None else (None, None)
-        return SummaryRecord(
-            summary=offline_summary(inp),
-            source="offline",
-            # A failed call still names the requested model. Its token counts are
-            # kept when the API returned a response, because a refusal or an
-            # unparseable response is billed too.
-            model=self.model if fallback_used else None,
-            prompt_name=self.prompt.name,
-            prompt_version=self.prompt.version,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            latency_ms=_elapsed_ms(started),
-            fallback_used=fallback_used,
-            fallback_reason=reason,
+        record = offline_record(inp, reason=reason, fallback_used=fallback_used, model=self.model if fallback_used else None)
+        # A failed call still names the requested model. Its token counts are
+        # kept when the API returned a response, because a refusal or an
+        # unparseable response is billed too.
+        return record.model_copy(
+            update={
+                "input_tokens": usage.input_tokens if usage else None,
+                "output_tokens": usage.output_tokens if usage else None,
+                "latency_ms": _elapsed_ms(started),
+                "grounding_checks": usage.grounding_checks if usage else 0,
+                "grounding_failures": usage.grounding_failures if usage else 0,
+            }
         )
 
-    def _failure_record(
-        self, inp: SummaryInput, started: float, error: BaseException, *, raw: BaseMessage | None
-    ) -> SummaryRecord:
+    def _failure_record(self, inp: SummaryInput, started: float, error: BaseException, *, usage: _Usage) -> SummaryRecord:
         reason = describe_error(error, secret=self._api_key)
-        known = isinstance(error, (openai.OpenAIError, ModelRefusalError, ValidationError))
+        known = isinstance(error, (openai.OpenAIError, ModelRefusalError, ValidationError, SummaryFailure))
         logger.warning(
             "account summary by model %s failed for account %s, using offline summary: %s",
             self.model,
@@ -279,32 +351,109 @@ class Summarizer:
             # A traceback helps only for errors other than API failures and invalid output.
             exc_info=None if known else error,
         )
-        return self._offline_record(inp, started, reason=reason, fallback_used=True, raw=raw)
+        return self._offline_record(inp, started, reason=reason, fallback_used=True, usage=usage)
 
 
-def build_messages(prompt: Prompt, inp: SummaryInput) -> list[BaseMessage]:
-    """Build the system and user messages, with the reason text truncated and delimited."""
-    facts_json = json.dumps(inp.facts.to_dict(), indent=2)
-    terms_json = json.dumps(
-        {
-            "reason_category": inp.reason_category,
-            "balance": str(inp.balance),
-            "down_payment": str(inp.down_payment),
-            "installment_count": inp.installment_count,
-            "first_due_date": inp.first_due_date.isoformat(),
-        },
-        indent=2,
+class _Usage:
+    """Token counts and grounding results summed over the attempts of one summary."""
+
+    def __init__(self) -> None:
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.grounding_checks = 0
+        self.grounding_failures = 0
+
+    def add(self, raw: BaseMessage) -> None:
+        self._add_counts(*_token_counts(raw))
+
+    def add_from_error(self, error: BaseException) -> None:
+        """Count the tokens of a response that openai rejected, such as one cut off at the limit."""
+        completion = getattr(error, "completion", None)
+        counts = getattr(completion, "usage", None)
+        if counts is not None:
+            self._add_counts(counts.prompt_tokens, counts.completion_tokens)
+
+    def _add_counts(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        if input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + input_tokens
+        if output_tokens is not None:
+            self.output_tokens = (self.output_tokens or 0) + output_tokens
+
+
+def offline_record(
+    inp: SummaryInput, *, reason: str, fallback_used: bool = False, model: str | None = None
+) -> SummaryRecord:
+    """Return the offline summary as a record, written without a model."""
+    return SummaryRecord(
+        summary=offline_summary(inp),
+        source="offline",
+        model=model,
+        prompt_name=PROMPT_NAME,
+        prompt_version=PROMPT_VERSION,
+        input_tokens=None,
+        output_tokens=None,
+        latency_ms=0,
+        fallback_used=fallback_used,
+        fallback_reason=reason,
     )
-    policy_json = json.dumps(
-        {
-            "eligible": inp.eligible,
-            "risk_grade": inp.risk_grade,
-            "route": list(inp.route),
-            "flags": inp.flags,
-        },
-        indent=2,
-        default=str,
+
+
+def check_output(summary: AccountSummary, fact_index: FactIndex, sent_reason: str) -> str | None:
+    """Return why a model summary cannot be used, or None when it is grounded.
+
+    Every number and date in the headline, narrative and key facts must come
+    from the facts bundle, and every signal quote must occur in the reason
+    text the model was sent.
+    """
+    for label, text in (("headline", summary.headline), ("narrative", summary.narrative), *(
+        ("key fact", fact) for fact in summary.key_facts
+    )):
+        result = fact_index.check(text)
+        if not result.grounded:
+            return f"{label} has figures not in the facts: {', '.join(result.ungrounded)}"
+    normalized_reason = _normalize(sent_reason)
+    for signal in summary.signals:
+        if _normalize(signal.quote) not in normalized_reason:
+            return f"the quote for signal {signal.kind} does not occur in the reason text"
+    return None
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _for_display(summary: AccountSummary, redactor: Redactor, reason_text: str) -> AccountSummary:
+    """Restore placeholders and add keyword signals the model did not report.
+
+    Instructions to the model are also found by keyword, so an injection
+    attempt is reported even when the model follows it and stays silent.
+    """
+    signals = [Signal(kind=signal.kind, quote=redactor.restore(signal.quote)) for signal in summary.signals]
+    reported = {signal.kind for signal in signals}
+    signals.extend(signal for signal in detect_signals(reason_text) if signal.kind not in reported)
+    return AccountSummary.model_construct(
+        headline=redactor.restore(summary.headline),
+        narrative=redactor.restore(summary.narrative),
+        key_facts=[redactor.restore(fact) for fact in summary.key_facts],
+        signals=signals,
+        questions=[redactor.restore(question) for question in summary.questions],
     )
+
+
+def build_messages(
+    prompt: Prompt,
+    inp: SummaryInput,
+    *,
+    redactor: Redactor | None = None,
+    bundle: dict[str, Any] | None = None,
+) -> list[BaseMessage]:
+    """Build the system and user messages: the facts bundle, then the redacted, delimited reason text."""
+    redactor = redactor or Redactor(
+        known_names=[inp.customer_name] if inp.customer_name else [], account_ids=[inp.facts.account_id]
+    )
+    if bundle is None:
+        bundle = build_facts_bundle(inp, account_label=redactor.placeholder("ACCOUNT", inp.facts.account_id))
+    facts_json = json.dumps(bundle, indent=1, sort_keys=False)
 
     reason = inp.reason_text
     notes = []
@@ -313,12 +462,10 @@ def build_messages(prompt: Prompt, inp: SummaryInput) -> list[BaseMessage]:
         notes.append(f"The reason text was cut to its first {MAX_REASON_CHARS:,} characters.")
     if not reason.strip():
         notes.append("No reason text was given.")
-    reason = neutralize_markers(reason)
+    reason = neutralize_markers(redactor.redact(reason))
 
     user = prompt.render_user(
         facts_json=facts_json,
-        terms_json=terms_json,
-        policy_json=policy_json,
         reason_open=UNTRUSTED_OPEN,
         reason_text=reason,
         reason_close=UNTRUSTED_CLOSE,
@@ -332,6 +479,10 @@ def describe_error(error: BaseException, *, secret: str | None = None) -> str:
     name = _error_name(error)
     if isinstance(error, ModelRefusalError):
         text = f"model refused: {error}"
+    elif isinstance(error, SummaryFailure):
+        text = str(error)
+    elif isinstance(error, openai.LengthFinishReasonError):
+        text = LENGTH_FAILURE
     elif isinstance(error, ValidationError):
         # Leave out the input values pydantic would print, because they echo model output.
         problems = []

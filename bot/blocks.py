@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block as SlackBlock,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
     DatePickerElement,
     ExternalDataSelectElement,
@@ -25,7 +27,9 @@ from slack_sdk.models.views import View
 
 from bot.ids import Action, Block, Callback
 from bot.messages import day, escape_mrkdwn, money, request_label, status_text
-from storage.models import ApprovalStep, Assessment, PlanRequest, TermRevision
+from bot.negotiation import ProposedTerms
+from bot.review import CREDIT_ANALYST_TIER, Acknowledgement
+from storage.models import ApprovalStep, Assessment, PlanRequest, RequesterWait, TermRevision
 
 REASON_OPTIONS = {
     "hardship": "Hardship",
@@ -33,10 +37,20 @@ REASON_OPTIONS = {
     "cash_flow": "Cash flow",
     "other": "Other",
 }
+FREQUENCY_OPTIONS = {"weekly": "Weekly", "biweekly": "Every two weeks", "monthly": "Monthly"}
+# Slack's limit for a plain text input; the workflow checks the same limit.
+MAX_TEXT_INPUT = 3000
+# Statuses whose root message offers the requester Revise terms and Withdraw.
+# Escaping turns one character into at most five ("&" into "&amp;"), so this
+# preview stays within a section's 3,000 characters whatever the text.
+NOTES_PREVIEW_CHARS = 500
+REQUESTER_BUTTON_STATUSES = frozenset({"pending_approval", "changes_requested", "waiting_on_requester", "ineligible"})
 
 
-def request_modal(*, first_due_default: date) -> View:
+def request_modal(*, first_due_default: date, balance_line: str | None = None) -> View:
+    """Build the request modal; ``balance_line`` shows the chosen account's open balance."""
     reason_options = [Option(value=value, label=label) for value, label in REASON_OPTIONS.items()]
+    balance_text = balance_line or "Choose an account to see its open balance."
     return View(
         type="modal",
         callback_id=Callback.REQUEST_MODAL,
@@ -47,8 +61,10 @@ def request_modal(*, first_due_default: date) -> View:
             InputBlock(
                 block_id=Block.ACCOUNT,
                 label="Account",
+                dispatch_action=True,
                 element=ExternalDataSelectElement(action_id=Action.ACCOUNT, placeholder="Customer id", min_query_length=0),
             ),
+            ContextBlock(block_id=Block.BALANCE, elements=[MarkdownTextObject(text=balance_text)]),
             InputBlock(
                 block_id=Block.REASON_CATEGORY,
                 label="Reason",
@@ -58,26 +74,53 @@ def request_modal(*, first_due_default: date) -> View:
                 block_id=Block.REASON_TEXT,
                 label="What did the customer say?",
                 optional=True,
-                element=PlainTextInputElement(action_id=Action.REASON_TEXT, multiline=True, max_length=3000),
+                element=PlainTextInputElement(action_id=Action.REASON_TEXT, multiline=True, max_length=MAX_TEXT_INPUT),
             ),
+            *terms_inputs(ProposedTerms(Decimal("0.00"), 0, "monthly", first_due_default), with_count=False),
             InputBlock(
-                block_id=Block.DOWN_PAYMENT,
-                label="Down payment",
-                hint="Amount paid on acceptance, for example 250.00. Enter 0 for none.",
-                element=PlainTextInputElement(action_id=Action.DOWN_PAYMENT, initial_value="0.00"),
-            ),
-            InputBlock(
-                block_id=Block.INSTALLMENTS,
-                label="Number of monthly installments",
-                element=NumberInputElement(action_id=Action.INSTALLMENTS, is_decimal_allowed=False, min_value="1", max_value="120"),
-            ),
-            InputBlock(
-                block_id=Block.FIRST_DUE_DATE,
-                label="First installment due",
-                element=DatePickerElement(action_id=Action.FIRST_DUE_DATE, initial_date=first_due_default.isoformat()),
+                block_id=Block.NOTES,
+                label="Notes for the approvers",
+                optional=True,
+                element=PlainTextInputElement(action_id=Action.NOTES, multiline=True, max_length=MAX_TEXT_INPUT),
             ),
         ],
     )
+
+
+def terms_inputs(terms: ProposedTerms, *, with_count: bool = True, optional: bool = False) -> list[SlackBlock]:
+    """Build the down payment, installments, frequency and first due date inputs, prefilled with ``terms``."""
+    frequency_options = [Option(value=value, label=label) for value, label in FREQUENCY_OPTIONS.items()]
+    count = NumberInputElement(action_id=Action.INSTALLMENTS, is_decimal_allowed=False, min_value="1", max_value="120")
+    if with_count:
+        count = NumberInputElement(
+            action_id=Action.INSTALLMENTS, is_decimal_allowed=False, min_value="1", max_value="120", initial_value=str(terms.installment_count)
+        )
+    return [
+        InputBlock(
+            block_id=Block.DOWN_PAYMENT,
+            label="Down payment",
+            optional=optional,
+            hint="Amount paid on acceptance, for example 250.00. Enter 0 for none.",
+            element=PlainTextInputElement(action_id=Action.DOWN_PAYMENT, initial_value=f"{terms.down_payment:.2f}"),
+        ),
+        InputBlock(block_id=Block.INSTALLMENTS, label="Number of installments", optional=optional, element=count),
+        InputBlock(
+            block_id=Block.FREQUENCY,
+            label="Frequency",
+            optional=optional,
+            element=StaticSelectElement(
+                action_id=Action.FREQUENCY,
+                options=frequency_options,
+                initial_option=Option(value=terms.frequency, label=FREQUENCY_OPTIONS[terms.frequency]),
+            ),
+        ),
+        InputBlock(
+            block_id=Block.FIRST_DUE_DATE,
+            label="First installment due",
+            optional=optional,
+            element=DatePickerElement(action_id=Action.FIRST_DUE_DATE, initial_date=terms.first_due_date.isoformat()),
+        ),
+    ]
 
 
 def reject_modal(*, step_id: int, request_id: int) -> View:
@@ -99,7 +142,9 @@ def reject_modal(*, step_id: int, request_id: int) -> View:
     )
 
 
-def root_message(request: PlanRequest, revision: TermRevision, assessment: Assessment, currency: str) -> tuple[str, list[SlackBlock]]:
+def root_message(
+    request: PlanRequest, revision: TermRevision, assessment: Assessment, currency: str, *, wait: RequesterWait | None = None
+) -> tuple[str, list[SlackBlock]]:
     label = request_label(request.id)
     account = escape_mrkdwn(request.account_id)
     text = f"{label}: payment plan request for {account}, {status_text(request.status)}"
@@ -107,7 +152,7 @@ def root_message(request: PlanRequest, revision: TermRevision, assessment: Asses
         MarkdownTextObject(text=f"*Account*\n{account}"),
         MarkdownTextObject(text=f"*Balance*\n{money(revision.balance, currency)}"),
         MarkdownTextObject(text=f"*Terms*\n{_terms_line(revision, currency)}"),
-        MarkdownTextObject(text=f"*Risk grade*\n{assessment.risk_grade}"),
+        MarkdownTextObject(text=f"*Risk grade*\n{grade_text(assessment)}"),
         MarkdownTextObject(text=f"*Requested by*\n<@{request.requested_by}> on {day(request.as_of)}"),
         MarkdownTextObject(text=f"*Status*\n{status_text(request.status)}"),
     ]
@@ -115,16 +160,52 @@ def root_message(request: PlanRequest, revision: TermRevision, assessment: Asses
         SectionBlock(text=f"*{label}* · payment plan request · revision {revision.number}", fields=fields),
         ContextBlock(elements=[MarkdownTextObject(text=f"Reason: {request.reason_category.replace('_', ' ')} · policy {assessment.policy_version}")]),
     ]
+    if request.notes:
+        blocks.append(SectionBlock(text=f"*Notes*\n{escape_mrkdwn(shorten(request.notes, NOTES_PREVIEW_CHARS))}"))
+    if request.status == "waiting_on_requester" and wait is not None:
+        blocks.append(
+            SectionBlock(
+                text=f":hourglass: *Waiting on <@{request.requested_by}>* since {day(wait.started_at.date())}, "
+                f"asked by <@{wait.asked_by}>:\n{escape_mrkdwn(wait.missing)}"
+            )
+        )
+    if request.status in REQUESTER_BUTTON_STATUSES:
+        buttons = [
+            ButtonElement(text="Revise terms", action_id=Action.REVISE, value=str(request.id)),
+            ButtonElement(text="Withdraw", action_id=Action.WITHDRAW, value=str(request.id)),
+        ]
+        if request.status == "waiting_on_requester":
+            buttons.insert(0, ButtonElement(text="Information supplied", action_id=Action.INFORMATION_SUPPLIED, value=str(request.id), style="primary"))
+        if request.status == "ineligible":
+            buttons.append(ButtonElement(text="Grant exception", action_id=Action.GRANT_EXCEPTION, value=str(request.id)))
+        blocks.append(ActionsBlock(block_id=Block.REQUESTER_ACTIONS, elements=buttons))
     return text, blocks
 
 
-def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
+def grade_text(assessment: Assessment) -> str:
+    """Show the computed grade, and the analyst's override beside it when there is one."""
+    if assessment.grade_override:
+        reason = escape_mrkdwn(assessment.grade_override_reason or "")
+        return f"{assessment.grade_override} (computed {assessment.risk_grade}, set by <@{assessment.grade_reviewed_by}>: {reason})"
+    if assessment.grade_reviewed_by:
+        return f"{assessment.risk_grade} (confirmed by <@{assessment.grade_reviewed_by}>)"
+    return assessment.risk_grade
+
+
+def summary_message(assessment: Assessment, currency: str | None = None) -> tuple[str, list[SlackBlock]]:
+    """Build the thread's summary message.
+
+    With ``currency``, a line of key amounts is formatted from the stored
+    Decimal facts, so the amounts approvers rely on never come from model text.
+    """
     summary = assessment.summary
     content = summary.get("summary", {})
     headline = escape_mrkdwn(content.get("headline", "Account summary"))
     narrative = escape_mrkdwn(content.get("narrative", ""))
     if summary.get("source") == "offline":
         source = "Offline summary written from computed facts (no language model)."
+        if summary.get("fallback_reason"):
+            source += f" Reason: {escape_mrkdwn(summary['fallback_reason'])}."
     else:
         source = f"Written by {summary.get('model')} from computed facts; it cannot approve or change the policy result."
     blocks: list[SlackBlock] = [SectionBlock(text=f"*{headline}*\n{narrative}")]
@@ -132,6 +213,13 @@ def summary_message(assessment: Assessment) -> tuple[str, list[SlackBlock]]:
     if signals:
         lines = "\n".join(f"• {signal['kind'].replace('_', ' ')}: “{escape_mrkdwn(signal['quote'])}”" for signal in signals)
         blocks.append(SectionBlock(text=f"*Signals in the reason text*\n{lines}"))
+    if currency is not None and assessment.facts:
+        facts = assessment.facts
+        figures = (
+            f"Open balance {money(facts['open_balance'], currency)} · past due {money(facts['past_due_balance'], currency)} · "
+            f"disputed {money(facts['disputed_open_balance'], currency)} · as of {day(facts['as_of'])}"
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=figures)]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=source)]))
     return f"Summary: {headline}", blocks
 
@@ -170,26 +258,41 @@ def approval_message(
     mentions = " ".join(f"<@{user}>" for user in approvers) or "_no approver is configured for this tier_"
     header = f"*Approval {step.sequence}: {tier_label}* for {request_label(request.id)}"
     if step.status == "pending":
-        blocks: list[SlackBlock] = [
-            SectionBlock(text=f"{header}\n{mentions}, please decide."),
-            ActionsBlock(
-                block_id=Block.DECISION,
-                elements=[
-                    ButtonElement(text="Approve", action_id=Action.APPROVE, value=str(step.id), style="primary"),
-                    ButtonElement(text="Reject", action_id=Action.REJECT, value=str(step.id), style="danger"),
-                ],
-            ),
-        ]
+        blocks: list[SlackBlock] = [SectionBlock(text=f"{header}\n{mentions}, please decide."), decision_buttons(step)]
         return f"Approval needed from {tier_label} for {request_label(request.id)}", blocks
 
-    outcome = {"approved": ":white_check_mark: Approved", "rejected": ":x: Rejected", "superseded": "Superseded", "escalated": ":arrow_double_up: Escalated"}
+    outcome = {
+        "approved": ":white_check_mark: Approved",
+        "rejected": ":x: Rejected",
+        "changes_requested": ":leftwards_arrow_with_hook: Changes requested",
+        "escalated": ":arrow_double_up: Escalated",
+        "superseded": "Superseded",
+    }
     line = outcome.get(step.status, step.status)
     if step.decided_by:
         # A scheduler job decides as "system:<job>", which is no Slack user to mention.
         line += f" by {step.decided_by}" if step.decided_by.startswith("system:") else f" by <@{step.decided_by}>"
     if step.comment:
         line += f": {escape_mrkdwn(step.comment)}"
-    return f"{tier_label}: {step.status}", [SectionBlock(text=f"{header}\n{line}")]
+    return f"{tier_label}: {step.status.replace('_', ' ')}", [SectionBlock(text=f"{header}\n{line}")]
+
+
+def decision_buttons(step: ApprovalStep) -> ActionsBlock:
+    """Build the buttons of a pending step; the credit analyst also reviews the grade and may ask for documents."""
+    value = str(step.id)
+    analyst = step.tier == CREDIT_ANALYST_TIER
+    elements = [
+        ButtonElement(text="Send on" if analyst else "Approve", action_id=Action.APPROVE, value=value, style="primary"),
+        ButtonElement(text="Request changes", action_id=Action.REQUEST_CHANGES, value=value),
+        ButtonElement(text="Reject", action_id=Action.REJECT, value=value, style="danger"),
+        ButtonElement(text="Escalate", action_id=Action.ESCALATE, value=value),
+    ]
+    if analyst:
+        elements[1:1] = [
+            ButtonElement(text="Review grade", action_id=Action.REVIEW_GRADE, value=value),
+            ButtonElement(text="Ask requester", action_id=Action.ASK_REQUESTER, value=value),
+        ]
+    return ActionsBlock(block_id=Block.DECISION, elements=elements)
 
 
 def agreement_message(url: str) -> tuple[str, list[SlackBlock]]:
@@ -203,13 +306,19 @@ def activation_message(request: PlanRequest, installment_count: int, first_due: 
     return text, [SectionBlock(text=f":white_check_mark: {text}")]
 
 
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def as_dicts(blocks: list[SlackBlock]) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
 def _terms_line(revision: TermRevision, currency: str) -> str:
     down = f"{money(revision.down_payment, currency)} down, " if revision.down_payment > 0 else ""
-    return f"{down}{revision.installment_count} monthly from {day(revision.first_due_date)}"
+    frequency = FREQUENCY_OPTIONS.get(revision.frequency, revision.frequency).lower()
+    return f"{down}{revision.installment_count} installments, {frequency}, from {day(revision.first_due_date)}"
 
 
 def tier_labels(policy_tiers: list[Any]) -> dict[str, str]:

@@ -14,18 +14,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.cli_agent import agent_app
 from bot import cli_audit, cli_report
+from bot.cli_sync import sync_command
 from bot.cli_jobs import jobs_app, scheduler_tier_settings
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
+from storage.connectors.base import ConnectorError
 
 app = typer.Typer(help="Payment plan requests, approvals and agreements, run from Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(agent_app, name="agent")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_report.app, name="report")
+app.command("sync")(sync_command)
 app.add_typer(jobs_app, name="jobs")
 
 console = Console()
@@ -170,6 +175,9 @@ def serve(
         raise typer.Exit(2) from None
     try:
         runtime = build_runtime(settings)
+    except ConnectorError as error:
+        error_console.print(str(error), soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
     except (URLError, SlackApiError, OSError) as error:
         # Bolt checks the bot token with auth.test while the app is built.
         error_console.print(
@@ -179,12 +187,14 @@ def serve(
         )
         raise typer.Exit(2) from None
     assert runtime.slack_app is not None
+    _check_connector_mappings(runtime.connectors)
+    webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
+    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
     scheduler = None
     if settings.scheduler_enabled:
         from bot.jobs.scheduler import build_context, start_scheduler
 
         scheduler = start_scheduler(build_context(runtime, settings))
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow)
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -199,6 +209,22 @@ def serve(
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     logger.info("payplan stopped")
+
+
+def _check_connector_mappings(connectors: dict) -> None:
+    """Exit with status 2 when a mapping names a field its source lacks; log and go on when a source is unreachable."""
+    from storage.connectors.base import ConnectorUnavailable, IncrementalSource, MappingError
+
+    for name, connector in connectors.items():
+        if not isinstance(connector, IncrementalSource):
+            continue
+        try:
+            connector.check_mapping()
+        except MappingError as error:
+            error_console.print(str(error), soft_wrap=True, markup=False)
+            raise typer.Exit(2) from None
+        except (ConnectorUnavailable, ConnectorError) as error:
+            logger.error("could not check the mapping of source %s at start: %s", name, error)
 
 
 def _load_settings() -> Settings:

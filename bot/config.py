@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.agent_usage import ModelPrice
 from policy.config import Policy, PolicyError, parse_policy
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -42,6 +43,26 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", validation_alias="PAYPLAN_PUBLIC_URL")
     portal_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PORTAL_SECRET")
     agreement_link_days: int = Field(14, ge=1, le=365, validation_alias="PAYPLAN_AGREEMENT_LINK_DAYS")
+    # Account-summary agent
+    llm_timeout_seconds: float = Field(20.0, gt=0, le=120, validation_alias="PAYPLAN_LLM_TIMEOUT_SECONDS")
+    llm_max_attempts: int = Field(3, ge=1, le=5, validation_alias="PAYPLAN_LLM_MAX_ATTEMPTS")
+    llm_daily_token_budget: int | None = Field(None, ge=1, validation_alias="PAYPLAN_LLM_DAILY_TOKEN_BUDGET")
+    llm_prices: dict[str, ModelPrice] = Field(default_factory=dict, validation_alias="PAYPLAN_LLM_PRICES")
+    summary_workers: int = Field(2, ge=1, le=16, validation_alias="PAYPLAN_SUMMARY_WORKERS")
+    # Source connectors (docs/connectors.md) and the request webhook (docs/webhooks.md)
+    connectors_file: Path | None = Field(None, validation_alias="PAYPLAN_CONNECTORS_FILE")
+    requests_webhook_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_SECRET")
+    salesforce_login_url: str = Field("https://login.salesforce.com", validation_alias="SALESFORCE_LOGIN_URL")
+    salesforce_auth_flow: Literal["client_credentials", "jwt_bearer"] = Field("client_credentials", validation_alias="SALESFORCE_AUTH_FLOW")
+    salesforce_client_id: str | None = Field(None, validation_alias="SALESFORCE_CLIENT_ID")
+    salesforce_client_secret: SecretStr | None = Field(None, validation_alias="SALESFORCE_CLIENT_SECRET")
+    salesforce_username: str | None = Field(None, validation_alias="SALESFORCE_USERNAME")
+    salesforce_private_key_file: Path | None = Field(None, validation_alias="SALESFORCE_PRIVATE_KEY_FILE")
+    netsuite_account_id: str | None = Field(None, validation_alias="NETSUITE_ACCOUNT_ID")
+    netsuite_consumer_key: str | None = Field(None, validation_alias="NETSUITE_CONSUMER_KEY")
+    netsuite_consumer_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_CONSUMER_SECRET")
+    netsuite_token_id: str | None = Field(None, validation_alias="NETSUITE_TOKEN_ID")
+    netsuite_token_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_TOKEN_SECRET")
     # Scheduler: business calendar, approval SLAs, delegation, reminders and digests.
     holiday_country: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_COUNTRY")
     holiday_subdivision: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_SUBDIVISION")

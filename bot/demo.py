@@ -33,6 +33,7 @@ from bot.server import build_asgi_app
 from bot.slack_stub import SlackStub
 from storage.db import upgrade_database
 from storage.importer import import_invoices
+from bot.review import required_acknowledgements
 from storage.models import ApprovalStep, AuditEvent, PlanRequest, TermRevision
 from storage.repository import PastDueEpisode, past_due_episodes
 
@@ -109,6 +110,11 @@ def run_demo(*, db_path: Path, csv_path: Path | None, console: Console) -> list[
         replay = _Replay(runtime, stub, clock, signing_secret)
         request_ids = [replay.open_request(index, episode) for index, episode in enumerate(episodes)]
         rejected = replay.pick_rejection(request_ids)
+        negotiated, withdrawn = replay.pick_negotiation(request_ids, exclude={rejected})
+        if negotiated is not None:
+            replay.negotiate(negotiated)
+        if withdrawn is not None:
+            replay.withdraw(withdrawn)
         for request_id in request_ids:
             replay.decide(request_id, reject=request_id == rejected)
         for request_id in request_ids:
@@ -186,6 +192,50 @@ class _Replay:
                     candidates.append((revision.assessment.risk_grade, revision.balance, request_id))
         return max(candidates)[2] if candidates else None
 
+    def pick_negotiation(self, request_ids: list[int], *, exclude: set[int | None]) -> tuple[int | None, int | None]:
+        """Choose the first two pending requests: one to renegotiate and one to withdraw."""
+        with self.runtime.session_factory() as session:
+            statuses = {request_id: session.get(PlanRequest, request_id).status for request_id in request_ids}  # type: ignore[union-attr]
+        pending = [request_id for request_id in request_ids if request_id not in exclude and statuses[request_id] == "pending_approval"]
+        return (pending[0] if pending else None), (pending[1] if len(pending) > 1 else None)
+
+    def negotiate(self, request_id: int) -> None:
+        """Have the first approver ask for a larger down payment, and the requester revise the terms to match."""
+        self.clock.set(self.as_of[request_id] + timedelta(hours=4))
+        step = self._pending_step(request_id)
+        assert step is not None
+        approver = APPROVERS[step.tier][0]
+        with self.runtime.session_factory() as session:
+            revision = session.get(TermRevision, step.revision_id)
+            assert revision is not None
+            down = (revision.balance / 4).quantize(Decimal("0.01"))
+            terms = slack_payloads.terms_modal_state(
+                down_payment=str(down),
+                installments=revision.installment_count,
+                frequency=revision.frequency,
+                first_due_date=revision.first_due_date.isoformat(),
+            )
+        self._click(Action.REQUEST_CHANGES, str(step.id), approver, step.slack_ts)
+        state = slack_payloads.changes_modal_state("Ask for a quarter of the balance down; the rest of the terms can stay.", terms)
+        self._submit(Callback.CHANGES_MODAL, state, approver, str(step.id), f"V0DEMOCHG{step.id:04d}")
+        with self.runtime.session_factory() as session:
+            request = session.get(PlanRequest, request_id)
+            assert request is not None
+            revision_number, root_ts = request.current_revision, request.slack_ts
+        self._click(Action.REVISE, str(request_id), REQUESTER, root_ts)
+        self._submit(Callback.REVISE_MODAL, terms, REQUESTER, f"{request_id}:{revision_number}", f"V0DEMOREV{request_id:04d}")
+
+    def withdraw(self, request_id: int) -> None:
+        """Have the requester withdraw a request, as when the customer paid in full after all."""
+        self.clock.set(self.as_of[request_id] + timedelta(hours=2))
+        with self.runtime.session_factory() as session:
+            request = session.get(PlanRequest, request_id)
+            assert request is not None
+            root_ts = request.slack_ts
+        self._click(Action.WITHDRAW, str(request_id), REQUESTER, root_ts)
+        state = slack_payloads.comment_modal_state("The customer paid the balance in full.")
+        self._submit(Callback.WITHDRAW_MODAL, state, REQUESTER, str(request_id), f"V0DEMOWDR{request_id:04d}")
+
     def decide(self, request_id: int, *, reject: bool) -> None:
         """Click through every approval step of a request as that tier's approver would."""
         self.clock.set(self.as_of[request_id] + timedelta(days=1))
@@ -195,8 +245,15 @@ class _Replay:
                 return
             approver = APPROVERS[step.tier][0]
             action = Action.REJECT if reject else Action.APPROVE
-            click = slack_payloads.block_actions_payload(action, str(step.id), user_id=approver, channel_id=DEMO_CHANNEL, message_ts=step.slack_ts or "")
-            self._dispatch(slack_payloads.interaction_body(click))
+            self._click(action, str(step.id), approver, step.slack_ts)
+            with self.runtime.session_factory() as session:
+                revision = session.get(TermRevision, step.revision_id)
+                assert revision is not None
+                keys = [item.key for item in required_acknowledgements(revision.assessment)]
+            if keys and not reject:
+                # The approver ticks each agent signal and policy deviation in the approval modal.
+                state = slack_payloads.acknowledge_state(keys)
+                self._submit(Callback.APPROVE_MODAL, state, approver, str(step.id), f"V0DEMOACK{step.id:04d}")
             if reject:
                 reason = "Risk grade too weak for an unsecured plan; ask for a larger down payment."
                 submission = slack_payloads.view_submission_payload(
@@ -238,6 +295,14 @@ class _Replay:
                 .where(TermRevision.request_id == request_id, ApprovalStep.status == "pending")
             )
 
+    def _click(self, action: str, value: str, user: str, message_ts: str | None) -> None:
+        click = slack_payloads.block_actions_payload(action, value, user_id=user, channel_id=DEMO_CHANNEL, message_ts=message_ts or "")
+        self._dispatch(slack_payloads.interaction_body(click))
+
+    def _submit(self, callback: str, state: dict, user: str, metadata: str, view_id: str) -> None:
+        submission = slack_payloads.view_submission_payload(callback, state, user_id=user, private_metadata=metadata, view_id=view_id)
+        self._dispatch(slack_payloads.interaction_body(submission))
+
     def _dispatch(self, body: str) -> None:
         assert self.runtime.slack_app is not None
         headers = {"content-type": ["application/x-www-form-urlencoded"], **{k: [v] for k, v in slack_payloads.sign(body, self.signing_secret).items()}}
@@ -256,10 +321,12 @@ def _rows(runtime: Runtime, request_ids: list[int]) -> list[DemoRow]:
             assessment = revision.assessment
             assert assessment is not None
             decisions = [step.status for step in revision.steps]
-            if "rejected" in decisions:
+            if request.status == "withdrawn":
+                decision = "withdrawn by requester"
+            elif "rejected" in decisions:
                 decision = "rejected"
             elif decisions and all(status == "approved" for status in decisions):
-                decision = "approved"
+                decision = "approved" if revision.number == 1 else f"approved revision {revision.number}"
             elif not assessment.eligible:
                 blocking = [flag["code"] for flag in assessment.flags if flag["blocking"]]
                 decision = "none: " + ", ".join(blocking)

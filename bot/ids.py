@@ -6,6 +6,14 @@ from enum import StrEnum
 class Callback(StrEnum):
     REQUEST_MODAL = "payplan_request"
     REJECT_MODAL = "payplan_reject"
+    CHANGES_MODAL = "payplan_request_changes"
+    ESCALATE_MODAL = "payplan_escalate"
+    REVISE_MODAL = "payplan_revise"
+    WITHDRAW_MODAL = "payplan_withdraw"
+    APPROVE_MODAL = "payplan_approve"
+    EXCEPTION_MODAL = "payplan_exception"
+    GRADE_MODAL = "payplan_grade"
+    ASK_MODAL = "payplan_ask_requester"
 
 
 class Action(StrEnum):
@@ -16,8 +24,22 @@ class Action(StrEnum):
     INSTALLMENTS = "installments"
     FIRST_DUE_DATE = "first_due_date"
     REJECT_REASON = "reject_reason"
+    NOTES = "notes"
+    FREQUENCY = "frequency"
     APPROVE = "approve_step"
     REJECT = "reject_step"
+    REQUEST_CHANGES = "request_changes_step"
+    ESCALATE = "escalate_step"
+    REVISE = "revise_request"
+    WITHDRAW = "withdraw_request"
+    GRANT_EXCEPTION = "grant_exception"
+    REVIEW_GRADE = "review_grade"
+    ASK_REQUESTER = "ask_requester"
+    INFORMATION_SUPPLIED = "information_supplied"
+    COMMENT = "comment"
+    ACKNOWLEDGE = "acknowledge"
+    GRADE = "grade"
+    PROPOSE = "propose"
 
 
 class Block(StrEnum):
@@ -29,8 +51,16 @@ class Block(StrEnum):
     DOWN_PAYMENT = "down_payment_block"
     INSTALLMENTS = "installments_block"
     FIRST_DUE_DATE = "first_due_date_block"
+    NOTES = "notes_block"
+    FREQUENCY = "frequency_block"
     REJECT_REASON = "reject_reason_block"
     DECISION = "decision_block"
+    REQUESTER_ACTIONS = "requester_actions_block"
+    COMMENT = "comment_block"
+    ACKNOWLEDGE = "acknowledge_block"
+    GRADE = "grade_block"
+    PROPOSE = "propose_block"
+    BALANCE = "balance_block"
 
 
 # Workflow field names mapped to the block that shows their errors.
@@ -42,4 +72,6 @@ FIELD_BLOCKS = {
     "installments": Block.INSTALLMENTS,
     "first_due_date": Block.FIRST_DUE_DATE,
     "comment": Block.REJECT_REASON,
+    "notes": Block.NOTES,
+    "frequency": Block.FREQUENCY,
 }

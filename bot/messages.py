@@ -8,8 +8,13 @@ from decimal import Decimal
 HELP = (
     "*payplan* opens and approves payment plan requests.\n"
     "• `/payplan` opens a new request\n"
+    "• `/payplan status PP-00012` shows a request's status, terms and approval steps\n"
+    "• `/payplan list [mine|pending|stalled]` lists your open requests (the default), all requests pending approval, "
+    "or those with no change for more than 2 days\n"
+    "• `/payplan history PP-00012` lists every recorded event of a request, oldest first\n"
     "• `/payplan away FROM TO [delegate @user]` records an absence, dates as YYYY-MM-DD\n"
-    "• `/payplan help` shows this message"
+    "• `/payplan help` shows this message\n"
+    "Request ids may also be given as plain numbers, such as `12`."
 )
 
 STATUS_LABELS = {
@@ -17,6 +22,7 @@ STATUS_LABELS = {
     "assessed": "Assessed",
     "ineligible": "Ineligible",
     "pending_approval": "Pending approval",
+    "waiting_on_requester": "Waiting on requester",
     "changes_requested": "Changes requested",
     "approved": "Approved",
     "rejected": "Rejected",
@@ -32,6 +38,9 @@ STATUS_LABELS = {
 STATUS_EMOJI = {
     "ineligible": ":no_entry:",
     "pending_approval": ":hourglass_flowing_sand:",
+    "waiting_on_requester": ":hourglass:",
+    "changes_requested": ":leftwards_arrow_with_hook:",
+    "withdrawn": ":wastebasket:",
     "rejected": ":x:",
     "sent_to_customer": ":email:",
     "active": ":white_check_mark:",

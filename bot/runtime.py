@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.retries import RetryPolicy
 from agents.summary import Summarizer
+from bot.agent_usage import tokens_used_on
+from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
+from bot.connector_setup import load_connectors
 from bot.links import LinkSigner
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
 from policy.config import Policy
+from storage.connectors.base import Connector
+from storage.connectors.refresh import BalanceRefresher
 from storage.db import make_engine, make_session_factory
 
 
@@ -28,6 +35,9 @@ class Runtime:
     workflow: Workflow
     slack_client: WebClient | None
     slack_app: App | None
+    # The sources in PAYPLAN_CONNECTORS_FILE, for write-back and the modal's live balance.
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    balance_refresher: BalanceRefresher | None = None
 
 
 def build_runtime(
@@ -37,16 +47,15 @@ def build_runtime(
     with_slack: bool = True,
     process_before_response: bool = False,
 ) -> Runtime:
-    """Build every long-lived object; the database schema must already be upgraded."""
+    """Build every long-lived object; the database schema must already be upgraded.
+
+    Raises ConnectorError when the connectors file or its credentials are invalid.
+    """
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    connectors = load_connectors(settings, session_factory)
     policy = load_policy(settings.policy_path)
-    summarizer = Summarizer(
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        model=settings.llm_model,
-        base_url=settings.openai_base_url,
-        enabled=settings.llm_enabled,
-    )
+    summarizer = build_summarizer(settings, session_factory)
     portal_secret = settings.portal_secret.get_secret_value() if settings.portal_secret else ""
     workflow = Workflow(
         session_factory=session_factory,
@@ -57,9 +66,20 @@ def build_runtime(
         timezone=settings.timezone,
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
+        summary_jobs=None,
     )
+    workflow.summary_jobs = SummaryJobs(
+        session_factory=session_factory,
+        summarizer=summarizer,
+        policy=policy,
+        clock=workflow.clock,
+        prices=settings.llm_prices,
+        max_workers=settings.summary_workers,
+        on_updated=workflow._summary_updated,
+    )
+    refresher = BalanceRefresher(session_factory, connectors, workflow.clock.now) if connectors else None
     if not with_slack:
-        return Runtime(engine, session_factory, policy, workflow, None, None)
+        return Runtime(engine, session_factory, policy, workflow, None, None, connectors, refresher)
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = WebClient(token=token, base_url=settings.slack_api_url)
@@ -70,6 +90,7 @@ def build_runtime(
         policy=policy,
         approvers=settings.approvers,
         agreement_url=workflow.agreement_url,
+        workflow=workflow,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     slack_app = build_slack_app(
@@ -78,4 +99,23 @@ def build_runtime(
         signing_secret=signing_secret,
         process_before_response=process_before_response,
     )
-    return Runtime(engine, session_factory, policy, workflow, client, slack_app)
+    return Runtime(engine, session_factory, policy, workflow, client, slack_app, connectors, refresher)
+
+
+def build_summarizer(settings: Settings, session_factory: sessionmaker[Session]) -> Summarizer:
+    """Create the summarizer from settings, with the daily token budget read from stored runs."""
+
+    def tokens_used_today() -> int:
+        with session_factory() as session:
+            return tokens_used_on(session, datetime.now(timezone.utc).date())
+
+    return Summarizer(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        model=settings.llm_model,
+        base_url=settings.openai_base_url,
+        enabled=settings.llm_enabled,
+        timeout_s=settings.llm_timeout_seconds,
+        retry_policy=RetryPolicy(max_attempts=settings.llm_max_attempts),
+        daily_token_budget=settings.llm_daily_token_budget,
+        tokens_used_today=tokens_used_today,
+    )

@@ -13,11 +13,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.portal import agreement_endpoints
+from bot.request_webhook import request_webhook_endpoint
 from bot.workflow import Workflow
 
 
-def build_asgi_app(*, slack_app: App | None, workflow: Workflow) -> Starlette:
-    """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served."""
+def build_asgi_app(*, slack_app: App | None, workflow: Workflow, requests_webhook_secret: str | None = None) -> Starlette:
+    """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
+
+    ``POST /webhooks/requests`` is served only when ``requests_webhook_secret`` is set.
+    """
 
     async def slack_events(request: Request) -> Response:
         assert slack_app is not None
@@ -43,4 +47,6 @@ def build_asgi_app(*, slack_app: App | None, workflow: Workflow) -> Starlette:
     ]
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    if requests_webhook_secret:
+        routes.append(Route("/webhooks/requests", request_webhook_endpoint(workflow, requests_webhook_secret), methods=["POST"]))
     return Starlette(routes=routes)

@@ -21,9 +21,11 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.errors import InvalidInput, PayplanError
 from bot.ids import FIELD_BLOCKS, Action, Block, Callback
-from bot.jobs.away import handle_away_command
 from bot.jobs.listeners import register_job_listeners
-from bot.messages import HELP, UNEXPECTED_ERROR
+from bot.commands import run_command
+from bot.listeners import register_flow_listeners
+from bot.messages import UNEXPECTED_ERROR
+from bot.negotiation import FREQUENCIES
 from bot.workflow import RequestInput, Workflow
 from storage.repository import search_accounts
 
@@ -47,12 +49,10 @@ def build_slack_app(
 
     @app.command("/payplan")
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = (body.get("text") or "").strip().lower()
-        if text.startswith("away"):
-            ack(text=handle_away_command(workflow, user_id=body["user_id"], text=body.get("text") or ""))
-            return
-        if text not in ("", "new"):
-            ack(text=HELP)
+        text = (body.get("text") or "").strip()
+        if text.lower() not in ("", "new"):
+            # Text subcommands read the database and reply within the ack, ephemerally.
+            ack(text=run_command(workflow, body["user_id"], text))
             return
         ack()
         first_due = workflow.today() + timedelta(days=FIRST_DUE_DEFAULT_DAYS)
@@ -74,16 +74,7 @@ def build_slack_app(
             ack(response_action="errors", errors=_block_errors(error))
             return
         ack()
-        _run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"]))
-
-    @app.action(Action.APPROVE)
-    def handle_approve_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user_id, step_id = body["user"]["id"], int(body["actions"][0]["value"])
-        try:
-            workflow.decide(actor=user_id, step_id=step_id, decision="approve")
-        except PayplanError as error:
-            _tell_user(client, body, error.user_message)
+        run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"]))
 
     @app.action(Action.REJECT)
     def handle_reject_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -92,24 +83,25 @@ def build_slack_app(
         try:
             request_id = workflow.authorize_decision(actor=user_id, step_id=step_id)
         except PayplanError as error:
-            _tell_user(client, body, error.user_message)
+            tell_user(client, body, error.user_message)
             return
         client.views_open(trigger_id=body["trigger_id"], view=blocks.reject_modal(step_id=step_id, request_id=request_id))
 
     @app.view(Callback.REJECT_MODAL)
     def handle_reject_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user_id = body["user"]["id"]
-        reason = (_value(view, Block.REJECT_REASON, Action.REJECT_REASON) or "").strip()
+        reason = (view_value(view, Block.REJECT_REASON, Action.REJECT_REASON) or "").strip()
         if not reason:
             ack(response_action="errors", errors={Block.REJECT_REASON: "Enter the reason for the rejection."})
             return
         ack()
-        _run_reporting_errors(
+        run_reporting_errors(
             client,
             user_id,
             lambda: workflow.decide(actor=user_id, step_id=int(view["private_metadata"]), decision="reject", comment=reason),
         )
 
+    register_flow_listeners(app, workflow)
     register_job_listeners(app, workflow)
 
     @app.error
@@ -123,26 +115,30 @@ def build_slack_app(
 def parse_request_view(view: dict[str, Any]) -> RequestInput:
     """Read the request modal's fields; raise InvalidInput naming each unreadable one."""
     errors: dict[str, str] = {}
-    account = _value(view, Block.ACCOUNT, Action.ACCOUNT)
+    account = view_value(view, Block.ACCOUNT, Action.ACCOUNT)
     if not account:
         errors["account"] = "Choose an account."
-    category = _value(view, Block.REASON_CATEGORY, Action.REASON_CATEGORY)
+    category = view_value(view, Block.REASON_CATEGORY, Action.REASON_CATEGORY)
     if not category:
         errors["reason_category"] = "Choose a reason."
 
-    down_text = (_value(view, Block.DOWN_PAYMENT, Action.DOWN_PAYMENT) or "0").strip()
+    down_text = (view_value(view, Block.DOWN_PAYMENT, Action.DOWN_PAYMENT) or "0").strip()
     down_payment = parse_amount(down_text)
     if down_text.startswith("-"):
         errors["down_payment"] = f"Down payment {down_text} is negative. Enter 0 or more."
     elif down_payment is None:
         errors["down_payment"] = f"{down_text!r} is not an amount. Enter a number such as 1,250.00, without a currency sign."
 
-    count_text = (_value(view, Block.INSTALLMENTS, Action.INSTALLMENTS) or "").strip()
+    count_text = (view_value(view, Block.INSTALLMENTS, Action.INSTALLMENTS) or "").strip()
     count = int(count_text) if INSTALLMENT_COUNT_PATTERN.fullmatch(count_text) else None
     if count is None or count < 1:
         errors["installments"] = f"{count_text!r} is not a valid number of installments. Enter a whole number from 1 to 999."
 
-    due_text = _value(view, Block.FIRST_DUE_DATE, Action.FIRST_DUE_DATE)
+    frequency = view_value(view, Block.FREQUENCY, Action.FREQUENCY)
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = f"Choose how often the customer pays: {', '.join(FREQUENCIES)}."
+
+    due_text = view_value(view, Block.FIRST_DUE_DATE, Action.FIRST_DUE_DATE)
     try:
         first_due = date.fromisoformat(due_text or "")
     except ValueError:
@@ -153,10 +149,12 @@ def parse_request_view(view: dict[str, Any]) -> RequestInput:
     return RequestInput(
         account_id=account or "",
         reason_category=category or "",
-        reason_text=(_value(view, Block.REASON_TEXT, Action.REASON_TEXT) or "").strip(),
+        reason_text=(view_value(view, Block.REASON_TEXT, Action.REASON_TEXT) or "").strip(),
         down_payment=down_payment or Decimal("0.00"),
         installment_count=count or 0,
         first_due_date=first_due,
+        frequency=frequency or "monthly",
+        notes=(view_value(view, Block.NOTES, Action.NOTES) or "").strip(),
     )
 
 
@@ -171,7 +169,7 @@ def parse_amount(text: str) -> Decimal | None:
     return Decimal(text.replace(",", "")).quantize(Decimal("0.01"))
 
 
-def _value(view: dict[str, Any], block_id: str, action_id: str) -> str | None:
+def view_value(view: dict[str, Any], block_id: str, action_id: str) -> str | None:
     element = view.get("state", {}).get("values", {}).get(block_id, {}).get(action_id)
     if not element:
         return None
@@ -186,12 +184,12 @@ def _block_errors(error: InvalidInput) -> dict[str, str]:
     return {FIELD_BLOCKS.get(field, Block.ACCOUNT): message for field, message in error.field_errors.items()}
 
 
-def _tell_user(client: WebClient, body: dict[str, Any], text: str) -> None:
+def tell_user(client: WebClient, body: dict[str, Any], text: str) -> None:
     channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
     client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
 
-def _run_reporting_errors(client: WebClient, user_id: str, action: Any) -> None:
+def run_reporting_errors(client: WebClient, user_id: str, action: Any) -> None:
     """Run work that follows an ack; tell the user by direct message when it fails."""
     try:
         action()

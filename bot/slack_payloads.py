@@ -221,6 +221,8 @@ def request_modal_state(
     down_payment: str,
     installments: int | str,
     first_due_date: str,
+    frequency: str = "monthly",
+    notes: str = "",
 ) -> dict[str, Any]:
     """Build the ``state.values`` Slack sends when the request modal is submitted."""
     from bot.ids import Action, Block
@@ -234,6 +236,8 @@ def request_modal_state(
         Block.DOWN_PAYMENT: {Action.DOWN_PAYMENT: {"type": "plain_text_input", "value": down_payment}},
         Block.INSTALLMENTS: {Action.INSTALLMENTS: {"type": "number_input", "value": str(installments)}},
         Block.FIRST_DUE_DATE: {Action.FIRST_DUE_DATE: {"type": "datepicker", "selected_date": first_due_date}},
+        Block.FREQUENCY: {Action.FREQUENCY: {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": frequency}, "value": frequency}}},
+        Block.NOTES: {Action.NOTES: {"type": "plain_text_input", "value": notes}},
     }
 
 
@@ -242,3 +246,67 @@ def reject_modal_state(reason: str) -> dict[str, Any]:
     from bot.ids import Action, Block
 
     return {Block.REJECT_REASON: {Action.REJECT_REASON: {"type": "plain_text_input", "value": reason}}}
+
+
+def comment_modal_state(comment: str) -> dict[str, Any]:
+    """Build the ``state.values`` of a modal whose only input is the comment (escalate, withdraw, exception, ask)."""
+    from bot.ids import Action, Block
+
+    return {Block.COMMENT: {Action.COMMENT: {"type": "plain_text_input", "value": comment}}}
+
+
+def terms_modal_state(*, down_payment: str, installments: int | str, frequency: str, first_due_date: str) -> dict[str, Any]:
+    """Build the ``state.values`` of the terms inputs of a revision or change-request modal."""
+    from bot.ids import Action, Block
+
+    return {
+        Block.DOWN_PAYMENT: {Action.DOWN_PAYMENT: {"type": "plain_text_input", "value": down_payment}},
+        Block.INSTALLMENTS: {Action.INSTALLMENTS: {"type": "number_input", "value": str(installments)}},
+        Block.FREQUENCY: {Action.FREQUENCY: {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": frequency}, "value": frequency}}},
+        Block.FIRST_DUE_DATE: {Action.FIRST_DUE_DATE: {"type": "datepicker", "selected_date": first_due_date}},
+    }
+
+
+def changes_modal_state(comment: str, terms: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the ``state.values`` of a change request; ``terms`` (from :func:`terms_modal_state`) ticks the proposal box."""
+    from bot.ids import Action, Block
+
+    selected = [{"text": {"type": "plain_text", "text": "propose"}, "value": "propose"}] if terms else []
+    return {
+        **comment_modal_state(comment),
+        Block.PROPOSE: {Action.PROPOSE: {"type": "checkboxes", "selected_options": selected}},
+        **(terms or {}),
+    }
+
+
+def acknowledge_state(keys: list[str]) -> dict[str, Any]:
+    """Build the ``state.values`` of the approval modal with the acknowledgements ``keys`` ticked."""
+    from bot.ids import Action, Block
+
+    options = [{"text": {"type": "plain_text", "text": key}, "value": key} for key in keys]
+    return {Block.ACKNOWLEDGE: {Action.ACKNOWLEDGE: {"type": "checkboxes", "selected_options": options}}}
+
+
+def grade_modal_state(grade: str, reason: str = "") -> dict[str, Any]:
+    """Build the ``state.values`` of the credit analyst's grade review."""
+    from bot.ids import Action, Block
+
+    return {
+        Block.GRADE: {Action.GRADE: {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": grade}, "value": grade}}},
+        **comment_modal_state(reason),
+    }
+
+
+def event_body(event: dict[str, Any], event_id: str = "Ev00000001") -> str:
+    """Build the JSON body of an Events API callback carrying ``event``; send it as application/json."""
+    return json.dumps(
+        {
+            "token": FAKE_VERIFICATION_TOKEN,
+            "team_id": FAKE_TEAM_ID,
+            "api_app_id": FAKE_APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000000,
+        }
+    )

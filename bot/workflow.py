@@ -12,32 +12,40 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from collections.abc import Callable, Collection
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.summary import SummaryInput, SummaryRecord
+from agents.facts_bundle import PriorPlan
+from agents.summary import SummaryInput, SummaryRecord, detect_signals, offline_record
 from bot import metrics
+from bot.agent_usage import record_run
+from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
 from bot.messages import request_label
+from bot.negotiation import FREQUENCIES, NegotiationMixin
+from bot.review import ReviewMixin, missing_acknowledgements
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
-from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, PlanRequest, StepDelegation, TermRevision
+from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, StepDelegation, TermRevision
 from storage.repository import invoice_history
 
 logger = logging.getLogger(__name__)
 
+PENDING_SUMMARY_NOTE = "the language model's summary is being written"
 REASON_CATEGORIES = ("hardship", "dispute", "cash_flow", "other")
 MAX_REASON_LENGTH = 3000
 
@@ -64,6 +72,10 @@ class RequestInput:
     down_payment: Decimal
     installment_count: int
     first_due_date: date
+    # NOTE: stored on the revision; the schedule is still computed monthly
+    # until the policy engine takes the frequency into account.
+    frequency: str = "monthly"
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,12 +99,12 @@ class AgreementTerms:
 class DecisionOutcome:
     request_id: int
     step_id: int
-    decision: Decision
+    decision: Decision | Literal["escalate", "request_changes"]
     request_status: str
     agreement_url: str | None
 
 
-class Workflow:
+class Workflow(NegotiationMixin, ReviewMixin):
     def __init__(
         self,
         *,
@@ -105,6 +117,7 @@ class Workflow:
         link_signer: LinkSigner,
         agreement_link_days: int = 14,
         notifier: Notifier | None = None,
+        summary_jobs: SummaryJobs | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
@@ -115,6 +128,11 @@ class Workflow:
         self.link_signer = link_signer
         self.agreement_link_days = agreement_link_days
         self.notifier = notifier
+        # Model summaries run after the request is stored; see bot.summary_jobs.
+        self.summary_jobs = summary_jobs or SummaryJobs(
+            session_factory=session_factory, summarizer=summarizer, policy=policy, clock=clock,
+            on_updated=self._summary_updated,
+        )
 
     # Opening a request
 
@@ -128,6 +146,10 @@ class Workflow:
             errors["reason_category"] = f"reason {data.reason_category!r} is not one of {', '.join(REASON_CATEGORIES)}"
         if len(data.reason_text) > MAX_REASON_LENGTH:
             errors["reason_text"] = f"reason text is {len(data.reason_text)} characters; the limit is {MAX_REASON_LENGTH}"
+        if len(data.notes) > MAX_REASON_LENGTH:
+            errors["notes"] = f"notes are {len(data.notes)} characters; the limit is {MAX_REASON_LENGTH}"
+        if data.frequency not in FREQUENCIES:
+            errors["frequency"] = f"frequency {data.frequency!r} is not one of {', '.join(FREQUENCIES)}"
 
         as_of = self.today()
         with self.session_factory() as session:
@@ -144,27 +166,39 @@ class Workflow:
             raise InvalidInput("The request has invalid fields.", errors)
         return terms, facts
 
-    def open_request(self, *, actor: str, data: RequestInput, idempotency_key: str | None = None) -> int:
+    def open_request(
+        self,
+        *,
+        actor: str,
+        data: RequestInput,
+        idempotency_key: str | None = None,
+        source: str = "slack",
+        before_store: Callable[[Session], None] | None = None,
+    ) -> int:
         """Create, assess and route a request; return its id.
 
         A second call with the same ``idempotency_key`` returns the first
-        request's id and changes nothing.
+        request's id and changes nothing. ``source`` records where the request
+        came from. ``before_store(session)`` runs inside the transaction that
+        stores the request, so an exception it raises stores nothing.
         """
         existing = self._request_id_for_key(idempotency_key)
         if existing is not None:
             logger.info("request %s already exists for key %s; not opening another", existing, idempotency_key)
             return existing
 
-        terms, facts = self.check_request(data)
-        as_of = facts.as_of
-        with self.session_factory() as session:
-            open_plans = self._open_plan_count(session, data.account_id)
-        result = assess(self.policy, facts, terms, as_of=as_of, open_plan_count=open_plans)
-        # The model call is slow, so it runs before the transaction opens.
-        summary = self.summarizer.summarize(_summary_input(data, terms, facts, result))
+        terms, facts, result = self.assess_request(data)
+        summary_input = self.summary_input(data, terms, facts, result)
+        # The model is slow, so its summary follows after the request is stored
+        # and posted; until then the thread shows the offline summary.
+        uses_model = getattr(self.summarizer, "uses_model", True)
+        if uses_model:
+            summary = offline_record(summary_input, reason=PENDING_SUMMARY_NOTE)
+        else:
+            summary = self.summarizer.summarize(summary_input)
 
         try:
-            request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary)
+            request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
         except IntegrityError:
             existing = self._request_id_for_key(idempotency_key)
             if existing is None:
@@ -176,7 +210,48 @@ class Workflow:
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
         if self.notifier:
             self.notifier.request_opened(request_id)
+        if uses_model:
+            self.summary_jobs.submit(request_id, summary_input)
         return request_id
+
+    def assess_request(self, data: RequestInput) -> tuple[Terms, AccountFacts, PolicyAssessment]:
+        """Validate and assess a request without storing it, with keyword signals applied.
+
+        Signals found by keyword may add flags and a legal review step; they
+        never remove one (see ``policy.signals``).
+        """
+        terms, facts = self.check_request(data)
+        with self.session_factory() as session:
+            open_plans = self._open_plan_count(session, data.account_id)
+        result = assess(self.policy, facts, terms, as_of=facts.as_of, open_plan_count=open_plans)
+        effect = apply_signals(result, detect_signals(data.reason_text), legal_tier=self.policy.legal_review.tier.name)
+        result = replace(result, flags=[*result.flags, *effect.added_flags], route=effect.route_after(result.route))
+        return terms, facts, result
+
+    def summary_input(self, data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:
+        """Collect what the summary draws on: facts, invoices, prior plans and the policy result."""
+        with self.session_factory() as session:
+            account = session.get(Account, data.account_id)
+            invoices = invoice_history(session, data.account_id)
+            prior_plans = [
+                PriorPlan(request.id, request.as_of, request.status, revision.balance, revision.installment_count)
+                for request in session.scalars(select(PlanRequest).where(PlanRequest.account_id == data.account_id))
+                for revision in request.revisions
+                if revision.number == request.current_revision
+            ]
+            customer_name = account.name if account else None
+        return replace(
+            _summary_input(data, terms, facts, result),
+            invoices=tuple(invoices),
+            prior_plans=tuple(prior_plans),
+            risk_factors=tuple(factor.to_dict() for factor in result.risk_factors),
+            customer_name=customer_name,
+        )
+
+    def _summary_updated(self, request_id: int) -> None:
+        update_summary = getattr(self.notifier, "summary_updated", None)
+        if update_summary is not None:
+            update_summary(request_id)
 
     def _store_request(
         self,
@@ -187,9 +262,15 @@ class Workflow:
         facts: AccountFacts,
         result: PolicyAssessment,
         summary: SummaryRecord,
+        source: str = "slack",
+        before_store: Callable[[Session], None] | None = None,
     ) -> int:
         now = self.clock.now()
+        # A summary written in the background is recorded as a run when it is done.
+        summary_pending = summary.source == "offline" and summary.fallback_reason == PENDING_SUMMARY_NOTE
         with self.session_factory.begin() as session:
+            if before_store is not None:
+                before_store(session)
             request = PlanRequest(
                 account_id=data.account_id,
                 requested_by=actor,
@@ -197,10 +278,12 @@ class Workflow:
                 as_of=facts.as_of,
                 reason_category=data.reason_category,
                 reason_text=data.reason_text,
+                notes=data.notes,
                 current_revision=1,
                 idempotency_key=idempotency_key,
                 created_at=now,
                 updated_at=now,
+                source=source,
             )
             session.add(request)
             session.flush()
@@ -210,7 +293,7 @@ class Workflow:
                 balance=terms.balance,
                 down_payment=terms.down_payment,
                 installment_count=terms.installment_count,
-                frequency="monthly",
+                frequency=data.frequency,
                 first_due_date=terms.first_due_date,
                 created_by=actor,
                 created_at=now,
@@ -219,51 +302,23 @@ class Workflow:
             session.flush()
             self._audit(session, actor, "request.created", request, {}, _request_snapshot(request, revision))
 
-            session.add(
-                Assessment(
-                    revision_id=revision.id,
-                    policy_version=result.policy_version,
-                    eligible=result.eligible,
-                    risk_grade=result.risk_grade,
-                    route=list(result.route),
-                    flags=[flag.to_dict() for flag in result.flags],
-                    risk_factors=[factor.to_dict() for factor in result.risk_factors],
-                    facts=facts.to_dict(),
-                    schedule=[payment.to_dict() for payment in result.schedule],
-                    summary=summary.to_dict(),
-                    created_at=now,
-                )
-            )
-            self._set_status(session, request, Status.ASSESSED, "system:policy", {
-                "policy_version": result.policy_version,
-                "eligible": result.eligible,
-                "risk_grade": result.risk_grade,
-                "route": result.route,
-                "flags": [flag.code for flag in result.flags],
-                "summary_source": summary.source,
-                "prompt_version": summary.prompt_version,
-            })
-
-            if not result.eligible:
-                # TODO: let a top-tier approver grant an exception; until then
-                # an ineligible request ends here.
-                self._set_status(session, request, Status.INELIGIBLE, "system:policy", {})
-                return request.id
-
-            for sequence, tier in enumerate(result.route, start=1):
-                status = "pending" if sequence == 1 else "waiting"
-                session.add(ApprovalStep(revision_id=revision.id, sequence=sequence, tier=tier, status=status))
-            self._set_status(session, request, Status.PENDING_APPROVAL, "system:policy", {"route": result.route})
+            self._store_assessment(session, request, revision, result, facts.to_dict(), summary.to_dict())
+            if not summary_pending:
+                record_run(session, summary, account_id=data.account_id, request_id=request.id, now=now, prices={}, requested_model=None)
             return request.id
 
     # Decisions
 
-    def decide(self, *, actor: str, step_id: int, decision: Decision, comment: str = "") -> DecisionOutcome:
+    def decide(
+        self, *, actor: str, step_id: int, decision: Decision, comment: str = "", acknowledged: Collection[str] = ()
+    ) -> DecisionOutcome:
         """Record an approver's decision on one approval step.
 
         Raises PermissionDenied unless ``actor`` is an approver of the step's
-        tier and did not open the request, and AlreadyDecided when the step
-        was decided before (a double click, a retry, or another approver).
+        tier and did not open the request, AlreadyDecided when the step was
+        decided before (a double click, a retry, or another approver), and
+        InvalidInput when an approval lacks an acknowledgement of an agent
+        signal or policy deviation (``acknowledged`` holds their keys).
         """
         if decision not in ("approve", "reject"):
             raise InvalidInput(f"decision {decision!r} is not one of approve, reject")
@@ -273,6 +328,13 @@ class Workflow:
         agreement_url = None
         with self.session_factory.begin() as session:
             step, revision, request = self._load_step_for_decision(session, step_id, actor)
+            if decision == "approve":
+                missing = missing_acknowledgements(revision.assessment, acknowledged)
+                if missing:
+                    raise InvalidInput(
+                        "Tick each acknowledgement before approving: " + "; ".join(item.text for item in missing),
+                        {"acknowledgements": "Tick every item to confirm you read it."},
+                    )
             now = self.clock.now()
             new_status = "approved" if decision == "approve" else "rejected"
             claimed = session.execute(
@@ -291,7 +353,7 @@ class Workflow:
                 f"step.{new_status}",
                 request,
                 {"step": step.sequence, "tier": step.tier, "status": "pending"},
-                {"step": step.sequence, "tier": step.tier, "status": new_status, "comment": comment},
+                {"step": step.sequence, "tier": step.tier, "status": new_status, "comment": comment, "acknowledged": sorted(acknowledged)},
             )
 
             if decision == "reject":
@@ -344,7 +406,12 @@ class Workflow:
                 f"You already decided another step of {request_label(request.id)}, so a different approver must decide this one."
             )
         if revision.number != request.current_revision:
-            raise AlreadyDecided(f"These buttons belong to revision {revision.number}, which was superseded.")
+            raise AlreadyDecided(
+                f"These buttons belong to revision {revision.number} of {request_label(request.id)}, which was superseded "
+                f"by revision {request.current_revision}. Nothing was changed; use the buttons of the latest revision."
+            )
+        if request.status == Status.WAITING_ON_REQUESTER:
+            raise AlreadyDecided(f"{request_label(request.id)} is waiting on its requester for information; decide it once they answer.")
         if step.status != "pending":
             raise AlreadyDecided(
                 f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided: {step.status}."
@@ -524,95 +591,6 @@ class Workflow:
             before=before,
             after=after,
         )
-
-    # Escalation
-
-    def escalate(self, *, actor: str, step_id: int, reason: str) -> DecisionOutcome:
-        """Escalate a pending step to the next tier of the policy.
-
-        The step's status becomes ``escalated`` and the next tier gets a
-        pending step: the route's waiting step of that tier if it has one,
-        otherwise a new step. Raises AlreadyDecided when the step is no longer
-        pending and InvalidInput when its tier is the highest.
-        """
-        with self.session_factory.begin() as session:
-            outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
-        if self.notifier:
-            self.notifier.step_decided(outcome.request_id, step_id)
-        return outcome
-
-    def escalate_in_session(
-        self, session: Session, *, actor: str, step_id: int, reason: str, same_tier: bool = False
-    ) -> DecisionOutcome:
-        """Escalate inside the caller's transaction; ``same_tier`` opens a new step of the same tier.
-
-        A scheduler job uses this so that its claim on the step and the
-        escalation commit together. The caller notifies Slack after commit.
-        """
-        if not reason.strip():
-            raise InvalidInput("An escalation needs a reason.", {"reason": "enter why the step is escalated"})
-        step = session.get(ApprovalStep, step_id)
-        if step is None:
-            raise NotFound(f"Approval step {step_id} was not found.")
-        revision = step.revision
-        request = revision.request
-        tier_label = self.policy.tier(step.tier).label
-        if step.status != "pending" or revision.number != request.current_revision:
-            raise AlreadyDecided(f"{tier_label} approval of {request_label(request.id)} is no longer pending: {step.status}.")
-        target_tier = step.tier if same_tier else self._next_tier(step.tier)
-        if target_tier is None:
-            raise InvalidInput(f"{tier_label} is the highest approval tier, so {request_label(request.id)} cannot be escalated further.")
-
-        now = self.clock.now()
-        claimed = session.execute(
-            update(ApprovalStep)
-            .where(ApprovalStep.id == step.id, ApprovalStep.status == "pending")
-            .values(status="escalated", decided_by=actor, decided_at=now, comment=reason)
-        )
-        if claimed.rowcount != 1:
-            raise AlreadyDecided(f"{tier_label} approval of {request_label(request.id)} was already decided.")
-        session.refresh(step)
-        self._audit(
-            session,
-            actor,
-            "step.escalated",
-            request,
-            {"step": step.sequence, "tier": step.tier, "status": "pending"},
-            {"step": step.sequence, "tier": step.tier, "status": "escalated", "reason": reason, "to_tier": target_tier},
-        )
-
-        # A higher tier's sign-off covers the lower one, so a waiting step of
-        # the target tier opens now instead of a second step for that tier.
-        waiting = None if same_tier else next((s for s in revision.steps if s.status == "waiting" and s.tier == target_tier), None)
-        if waiting is not None:
-            waiting.status = "pending"
-            next_step = waiting
-        else:
-            next_step = ApprovalStep(
-                revision_id=revision.id,
-                sequence=max(s.sequence for s in revision.steps) + 1,
-                tier=target_tier,
-                status="pending",
-            )
-            session.add(next_step)
-            session.flush()
-        self._audit(
-            session,
-            actor,
-            "step.pending",
-            request,
-            {"step": next_step.sequence, "tier": next_step.tier, "status": "waiting" if waiting else None},
-            {"step": next_step.sequence, "tier": next_step.tier, "status": "pending", "escalated_from": step.sequence},
-        )
-        logger.info("request %s step %s escalated to %s by %s: %s", request.id, step.id, target_tier, actor, reason)
-        # "escalate" extends the Decision values for this outcome only.
-        return DecisionOutcome(request.id, step.id, "escalate", request.status, None)  # type: ignore[arg-type]
-
-    def _next_tier(self, tier: str) -> str | None:
-        names = [t.name for t in self.policy.tiers]
-        if tier not in names or names.index(tier) == len(names) - 1:
-            return None
-        return names[names.index(tier) + 1]
 
 
 def _is_step_delegate(session: Session, step_id: int, user_id: str) -> bool:

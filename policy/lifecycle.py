@@ -10,6 +10,9 @@ class Status(StrEnum):
     ASSESSED = "assessed"
     INELIGIBLE = "ineligible"
     PENDING_APPROVAL = "pending_approval"
+    # An approver asked the requester for documents or information; the
+    # approval clock stops until the requester answers.
+    WAITING_ON_REQUESTER = "waiting_on_requester"
     CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -27,6 +30,7 @@ OPEN_STATUSES = frozenset(
         Status.REQUESTED,
         Status.ASSESSED,
         Status.PENDING_APPROVAL,
+        Status.WAITING_ON_REQUESTER,
         Status.CHANGES_REQUESTED,
         Status.APPROVED,
         Status.SENT_TO_CUSTOMER,
@@ -39,8 +43,14 @@ PLAN_STATUSES = OPEN_STATUSES | {Status.ACTIVE}
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.REQUESTED: frozenset({Status.ASSESSED}),
     Status.ASSESSED: frozenset({Status.PENDING_APPROVAL, Status.INELIGIBLE}),
-    Status.INELIGIBLE: frozenset({Status.PENDING_APPROVAL}),
-    Status.PENDING_APPROVAL: frozenset({Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED}),
+    # A top-tier exception sends an ineligible request on to its route, and
+    # revised terms are assessed again.
+    Status.INELIGIBLE: frozenset({Status.PENDING_APPROVAL, Status.ASSESSED}),
+    # ASSESSED again means the requester revised the terms.
+    Status.PENDING_APPROVAL: frozenset(
+        {Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED, Status.WAITING_ON_REQUESTER, Status.ASSESSED}
+    ),
+    Status.WAITING_ON_REQUESTER: frozenset({Status.PENDING_APPROVAL, Status.ASSESSED}),
     Status.CHANGES_REQUESTED: frozenset({Status.ASSESSED}),
     Status.APPROVED: frozenset({Status.SENT_TO_CUSTOMER}),
     Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED}),
@@ -48,7 +58,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     # An expired agreement link can be resent, which reopens the same terms.
     Status.EXPIRED: frozenset({Status.SENT_TO_CUSTOMER}),
 }
-for _status in OPEN_STATUSES:
+# The requester may withdraw a request in any open status, and an ineligible
+# one, which stays open for a revision or an exception.
+for _status in OPEN_STATUSES | {Status.INELIGIBLE}:
     TRANSITIONS[_status] = TRANSITIONS.get(_status, frozenset()) | {Status.WITHDRAWN}
 
 

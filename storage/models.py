@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import Money, UTCDateTime
@@ -67,6 +67,8 @@ class Invoice(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
+    # A connector's payment is stored once per source record, so a rerun of a sync adds none.
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -76,6 +78,8 @@ class Payment(Base):
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(32))
+    # The record id in the source system; None for payments from a CSV import.
+    external_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class PlanRequest(Base):
@@ -89,6 +93,8 @@ class PlanRequest(Base):
     as_of: Mapped[date] = mapped_column(Date)
     reason_category: Mapped[str] = mapped_column(String(32))
     reason_text: Mapped[str] = mapped_column(Text, default="")
+    # Free-text notes from the request modal, shown in the thread.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     current_revision: Mapped[int] = mapped_column(Integer, default=1)
     # Slack's view id for modal submissions, so a retried submission finds
     # the request it already created instead of opening a second one.
@@ -97,6 +103,8 @@ class PlanRequest(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the request came from: "slack" (the modal) or "webhook" (POST /webhooks/requests).
+    source: Mapped[str] = mapped_column(String(32), default="slack", server_default="slack")
 
     account: Mapped[Account] = relationship()
     revisions: Mapped[list[TermRevision]] = relationship(back_populates="request", order_by="TermRevision.number")
@@ -137,6 +145,12 @@ class Assessment(Base):
     schedule: Mapped[list[Any]] = mapped_column(JSON)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A credit analyst's grade, kept beside the computed ``risk_grade``.
+    grade_override: Mapped[str | None] = mapped_column(String(1))
+    grade_override_reason: Mapped[str | None] = mapped_column(Text)
+    grade_reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    # The thread message showing the summary, updated when the model's summary arrives.
+    summary_slack_ts: Mapped[str | None] = mapped_column(String(32))
 
     revision: Mapped[TermRevision] = relationship(back_populates="assessment")
 
@@ -149,8 +163,9 @@ class ApprovalStep(Base):
     revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), index=True)
     sequence: Mapped[int] = mapped_column(Integer)
     tier: Mapped[str] = mapped_column(String(64))
-    # waiting (an earlier step is open), pending, approved, rejected, superseded
-    status: Mapped[str] = mapped_column(String(16))
+    # waiting (an earlier step is open), pending, approved, rejected,
+    # changes_requested, escalated, superseded
+    status: Mapped[str] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     comment: Mapped[str | None] = mapped_column(Text)
@@ -243,6 +258,100 @@ class WebhookDelivery(Base):
     # The sender's X-Payplan-Delivery header.
     delivery_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SyncWatermark(Base):
+    """How far ``payplan sync`` has read one source: the latest last-modified time it stored."""
+
+    __tablename__ = "sync_watermarks"
+
+    # The connector name from the connectors file, for example "salesforce".
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WriteBackTask(Base):
+    """One plan state to write to the account's source record, retried until it is written or gives up."""
+
+    __tablename__ = "write_back_tasks"
+    # One task per request state, so scanning the same state twice queues nothing new.
+    __table_args__ = (UniqueConstraint("request_id", "state_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    # Status, revision and decided steps of the request when the task was queued.
+    state_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending, done, failed (gave up after the maximum number of attempts)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RequesterWait(Base):
+    """A period in which a request waited on its requester for documents or information.
+
+    The approval clock excludes these periods; ``ended_at`` is None while the
+    request still waits.
+    """
+
+    __tablename__ = "requester_waits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    asked_by: Mapped[str] = mapped_column(String(64))
+    # What the requester must supply, in the asker's words.
+    missing: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RequestFile(Base):
+    """A file shared in a request's Slack thread, recorded with the request."""
+
+    __tablename__ = "request_files"
+    __table_args__ = (UniqueConstraint("request_id", "slack_file_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    slack_file_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    shared_by: Mapped[str] = mapped_column(String(64))
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SummaryRun(Base):
+    """One account summary generated: its prompt, model, tokens, cost and outcome."""
+
+    __tablename__ = "summary_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The UTC date of created_at, for daily usage and the daily token budget.
+    usage_date: Mapped[date] = mapped_column(Date, index=True)
+    # openai or offline
+    source: Mapped[str] = mapped_column(String(16))
+    prompt_name: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(128))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    fallback_used: Mapped[bool] = mapped_column(Boolean)
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    grounding_checks: Mapped[int] = mapped_column(Integer, default=0)
+    grounding_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Cost in millionths of the price table's currency unit; None when the
+    # price table has no entry for the model.
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # Scheduler jobs

@@ -16,6 +16,8 @@ from storage.audit import record_event
 from storage.models import PlanRequest
 
 ACTOR = "system:negotiation"
+# Statuses in which the request waits for the requester's new terms.
+WAITING_STATUSES = (Status.CHANGES_REQUESTED, Status.WAITING_ON_REQUESTER)
 
 
 def run_stalled_negotiation(context: JobContext, now: datetime) -> list[str]:
@@ -25,13 +27,13 @@ def run_stalled_negotiation(context: JobContext, now: datetime) -> list[str]:
     due: list[tuple[int, str, str]] = []
     with context.session_factory() as session:
         open_requests = session.scalars(
-            select(PlanRequest).where(PlanRequest.status.in_((Status.PENDING_APPROVAL.value, Status.CHANGES_REQUESTED.value)))
+            select(PlanRequest).where(PlanRequest.status.in_([status.value for status in (Status.PENDING_APPROVAL, *WAITING_STATUSES)]))
         ).all()
         for request in open_requests:
             if request.current_revision > limit:
                 reason = f"Negotiation reached revision {request.current_revision}, above the limit of {limit} rounds."
                 due.append((request.id, f"revision:{request.current_revision}", reason))
-            elif request.status == Status.CHANGES_REQUESTED.value and request.updated_at <= wait_since:
+            elif request.status in WAITING_STATUSES and request.updated_at <= wait_since:
                 days = (now - request.updated_at).days
                 reason = f"Changes were requested {days} days ago and no new terms have arrived (limit {context.settings.changes_wait_days} days)."
                 due.append((request.id, f"waiting:{request.updated_at.isoformat()}", reason))

@@ -134,7 +134,8 @@ def _usable_backups(session: Session, context: JobContext, step: ApprovalStep) -
 def _escalate_to_backups(session: Session, context: JobContext, step: ApprovalStep, backups: list[str], reason: str, now: datetime) -> str:
     context.workflow.escalate_in_session(session, actor=ACTOR, step_id=step.id, reason=reason, same_tier=True)
     session.refresh(step.revision)
-    new_step = max(step.revision.steps, key=lambda s: s.sequence)
+    # The escalation opens the new step right after the escalated one.
+    new_step = next(s for s in step.revision.steps if s.sequence == step.sequence + 1)
     for user in backups:
         session.add(StepDelegation(step_id=new_step.id, user_id=user, on_behalf_of=context.settings.approvers.get(step.tier, []),
                                    kind="backup", reason=reason, created_at=now))

@@ -54,7 +54,7 @@ def test_history_tells_whole_chain(workflow: Workflow, accepted_plan: int) -> No
         f"2013-06-14 15:00 UTC [rev 1] {REQUESTER} requested a plan for account SMALL: balance 430.55, "
         "down payment 43.05, 4 installments from 2013-07-15, reason cash_flow",
         "2013-06-14 15:00 UTC [rev 1] policy b2b-2026.1 assessed the terms: eligible, risk grade A, flags none, "
-        "route collections_manager; summary by offline, prompt version 1",
+        "route collections_manager; summary by offline, prompt version 2",
         "2013-06-14 15:00 UTC [rev 1] system:policy sent the request for approval: collections_manager",
         "2013-06-14 15:00 UTC [rev 1] UMANAGER approved step 1 (collections_manager)",
         "2013-06-14 15:00 UTC [rev 1] UMANAGER approved the request: every step is signed",

@@ -24,19 +24,30 @@ def test_escalate_opens_next_tier(harness: JobsHarness) -> None:
     ]
 
 
-def test_escalate_reuses_waiting_step(harness: JobsHarness) -> None:
+def test_escalate_keeps_later_steps(harness: JobsHarness) -> None:
     request_id = harness.open_request()
     first = steps_of(harness, request_id)[0]
     with harness.runtime.session_factory.begin() as session:
-        # A route that already lists the next tier, as a policy with stacked tiers would produce.
-        session.add(ApprovalStep(revision_id=first.revision_id, sequence=2, tier="finance_controller", status="waiting"))
+        session.add(ApprovalStep(revision_id=first.revision_id, sequence=2, tier="legal_compliance", status="waiting"))
 
-    harness.runtime.workflow.escalate(actor="UMANAGER", step_id=first.id, reason="Controller decides.")
+    harness.runtime.workflow.escalate(actor="system:sla", step_id=first.id, reason="No decision within the SLA.")
 
     assert [(s.sequence, s.tier, s.status) for s in steps_of(harness, request_id)] == [
         (1, "collections_manager", "escalated"),
         (2, "finance_controller", "pending"),
+        (3, "legal_compliance", "waiting"),
     ]
+
+
+def test_same_tier_escalation_in_session(harness: JobsHarness) -> None:
+    request_id = harness.open_request()
+    first = steps_of(harness, request_id)[0]
+
+    with harness.runtime.session_factory.begin() as session:
+        outcome = harness.runtime.workflow.escalate_in_session(session, actor="system:sla", step_id=first.id, reason="Backups decide.", same_tier=True)
+
+    assert outcome.decision == "escalate"
+    assert [(s.tier, s.status) for s in steps_of(harness, request_id)] == [("collections_manager", "escalated"), ("collections_manager", "pending")]
 
 
 def test_escalate_from_top_tier_rejected(harness: JobsHarness) -> None:

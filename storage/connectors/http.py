@@ -1,0 +1,179 @@
+"""HTTP calls to source systems with bounded timeouts, one re-authentication and bounded back-off.
+
+Each connector supplies three things: how to authenticate a request, how to
+recognise an expired session, and how to recognise a rate limit. This module
+does the rest the same way for every source:
+
+- every call has a connect and read timeout;
+- an expired session is re-authenticated once and the call retried once;
+- a rate limit, a 5xx response or a network error is retried at most
+  ``max_retries`` times, waiting for ``Retry-After`` when the source sends it
+  and an exponential delay otherwise, each wait capped at ``max_wait``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from storage.connectors.base import ConnectorError, ConnectorUnavailable
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 4
+    # Seconds before the first retry when the source sends no Retry-After; doubled for each later one.
+    base_delay: float = 1.0
+    # Longest single wait in seconds, also for a longer Retry-After.
+    max_wait: float = 60.0
+
+
+class SourceHttpClient:
+    """An httpx client for one source that retries as the module docstring describes.
+
+    Subclasses override :meth:`authenticate`, :meth:`refresh`,
+    :meth:`is_session_expired` and :meth:`is_rate_limited`.
+    """
+
+    source_label = "source"
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.http = http or httpx.Client(timeout=timeout)
+        self.retry = retry
+        self.sleep = sleep
+
+    def close(self) -> None:
+        self.http.close()
+
+    # Hooks
+
+    def resolve_url(self, url: str) -> str:
+        """Return the absolute URL for ``url``, which may be a path on the source's instance."""
+        return url
+
+    def authenticate(self, request: httpx.Request) -> None:
+        """Add credentials to ``request``."""
+
+    def refresh(self) -> None:
+        """Get a new session after the source rejected the current one."""
+
+    def is_session_expired(self, response: httpx.Response) -> bool:
+        return response.status_code == 401
+
+    def is_rate_limited(self, response: httpx.Response) -> bool:
+        return response.status_code == 429
+
+    # Calls
+
+    def send(self, method: str, url: str, *, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+        """Send one call with re-authentication and retries; return a 2xx response or raise ConnectorError."""
+        refreshed = False
+        retries = 0
+        while True:
+            request = self.http.build_request(method, self.resolve_url(url), **kwargs)
+            if timeout is not None:
+                request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+            self.authenticate(request)
+            try:
+                response = self.http.send(request)
+            except httpx.TimeoutException as error:
+                if timeout is not None or retries >= self.retry.max_retries:
+                    raise ConnectorUnavailable(f"{self.source_label} timed out on {method} {_path(url)}: {error!r}") from error
+                retries += 1
+                self._wait(None, retries, f"timeout on {method} {_path(url)}")
+                continue
+            except httpx.TransportError as error:
+                if retries >= self.retry.max_retries:
+                    raise ConnectorUnavailable(f"{self.source_label} could not be reached for {method} {_path(url)}: {error!r}") from error
+                retries += 1
+                self._wait(None, retries, f"network error on {method} {_path(url)}")
+                continue
+
+            if self.is_session_expired(response):
+                if refreshed:
+                    raise ConnectorError(
+                        f"{self.source_label} rejected the credentials again after re-authenticating "
+                        f"({response.status_code} on {method} {_path(url)}); check the connector's credentials"
+                    )
+                logger.info("%s session expired on %s %s; re-authenticating once", self.source_label, method, _path(url))
+                refreshed = True
+                self.refresh()
+                continue
+
+            if self.is_rate_limited(response) or response.status_code >= 500:
+                if retries >= self.retry.max_retries:
+                    raise ConnectorUnavailable(
+                        f"{self.source_label} returned {response.status_code} for {method} {_path(url)} "
+                        f"{retries + 1} times; giving up until the next run"
+                    )
+                retries += 1
+                self._wait(response, retries, f"{response.status_code} on {method} {_path(url)}")
+                continue
+
+            if response.status_code >= 400:
+                raise ConnectorError(
+                    f"{self.source_label} rejected {method} {_path(url)} with {response.status_code}: {_error_text(response)}"
+                )
+            return response
+
+    def send_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Send a call and parse its JSON body, with decimal numbers kept exact."""
+        response = self.send(method, url, **kwargs)
+        try:
+            return json.loads(response.text, parse_float=Decimal)
+        except json.JSONDecodeError as error:
+            raise ConnectorError(f"{self.source_label} returned a body that is not JSON for {method} {_path(url)}: {error}") from error
+
+    def _wait(self, response: httpx.Response | None, attempt: int, reason: str) -> None:
+        delay = self.retry.base_delay * 2 ** (attempt - 1)
+        if response is not None:
+            delay = retry_after_seconds(response.headers.get("Retry-After"), default=delay)
+        delay = min(delay, self.retry.max_wait)
+        logger.warning("%s: %s; retry %d of %d in %.1f s", self.source_label, reason, attempt, self.retry.max_retries, delay)
+        self.sleep(delay)
+
+
+def retry_after_seconds(value: str | None, *, default: float, now: datetime | None = None) -> float:
+    """Read a Retry-After header given in seconds or as an HTTP date; return ``default`` when absent or unreadable."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _path(url: str) -> str:
+    """Return the URL without its query, which may hold a whole query text."""
+    return httpx.URL(url).path
+
+
+def _error_text(response: httpx.Response) -> str:
+    text = response.text.strip()
+    return text[:300] if text else "(empty body)"
