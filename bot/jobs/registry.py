@@ -8,7 +8,8 @@ Adding a job is one entry in ``_build_jobs()``: a name, a trigger and a function
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 from datetime import datetime, time, timedelta
 
@@ -20,6 +21,7 @@ from bot.config import Settings
 from bot.jobs.calendar import BusinessCalendar
 from bot.workflow import Workflow
 from policy.config import Policy
+from storage.connectors.base import Connector
 
 
 @dataclass
@@ -34,6 +36,8 @@ class JobContext:
     channel: str
     # Delivers customer reminders; None turns customer reminders off.
     customer_sender: CustomerSender | None = None
+    # Account data sources by name, for the write-back job.
+    connectors: Mapping[str, Connector] = field(default_factory=dict)
 
 
 class CustomerSender(Protocol):
@@ -95,9 +99,16 @@ def _build_jobs() -> dict[str, Job]:
         Job("stalled-negotiation", "Escalate requests with too many revision rounds or a long wait for changes", Interval(60), negotiation.run_stalled_negotiation),
         Job("agreement-activation", "Remind account managers of unaccepted agreements; expire old links", Interval(30), activation.run_agreement_activation),
         Job("customer-reminders", "Remind customers of installments due soon, in their contact hours and limit", Interval(30), customer.run_customer_reminders),
+        Job("connector-write-back", "Write plan states back to the account's source system, with retries", Interval(5), _run_write_back),
         Job("digest", "Send each manager the daily digest, with a chart once a week", lambda settings: DailyAt(settings.digest_time), digest.run_digest),
     ]
     return {job.name: job for job in jobs}
+
+
+def _run_write_back(context: JobContext, now: datetime) -> list[str]:
+    from storage.connectors.writeback import run_write_back
+
+    return run_write_back(context.session_factory, context.connectors, now)
 
 
 JOBS: dict[str, Job] = {}

@@ -43,6 +43,7 @@ def build_context(runtime: Runtime, settings: Settings) -> JobContext:
         calendar=build_calendar(settings),
         workflow=runtime.workflow,
         channel=settings.slack_channel or "",
+        connectors=runtime.connectors,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.jobs.scheduler import run_job
 from bot.slack_stub import SlackStub
 from tests.bot.jobs.conftest import APPROVERS, CHANNEL, DIGEST_MANAGERS, JobsHarness
 
@@ -80,7 +81,8 @@ def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> 
     finally:
         scheduler.shutdown(wait=True)
 
-    assert sorted(jobs) == sorted(["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "digest"])
+    expected = ["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "connector-write-back", "digest"]
+    assert sorted(jobs) == sorted(expected)
     assert str(jobs["digest"].trigger).startswith("cron[day_of_week='mon-fri', hour='8', minute='30'")
 
 
@@ -127,3 +129,22 @@ def test_invalid_scheduler_setting_exit_2(monkeypatch: pytest.MonkeyPatch, varia
 
     assert result.exit_code == 2
     assert shown in result.output
+
+
+def test_write_back_job_passes_connectors(harness: JobsHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.connectors import writeback
+
+    calls = []
+
+    def record(session_factory, connectors, now):
+        calls.append((session_factory, connectors, now))
+        return ["sent 1 task"]
+
+    monkeypatch.setattr(writeback, "run_write_back", record)
+    harness.context.connectors = {"salesforce": object()}
+
+    lines = run_job(harness.context, "connector-write-back")
+
+    assert lines == ["sent 1 task"]
+    assert calls[0][0] is harness.context.session_factory
+    assert calls[0][1] == {"salesforce": harness.context.connectors["salesforce"]}
