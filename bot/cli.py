@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli_agent import agent_app
-from bot import cli_audit, cli_report
+from bot import cli_audit, cli_plans, cli_report
 from bot.cli_sync import sync_command
 from bot.cli_jobs import jobs_app, scheduler_tier_settings
 from bot.config import Settings, load_policy
@@ -31,6 +31,8 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_report.app, name="report")
 app.command("sync")(sync_command)
+app.add_typer(cli_plans.app, name="plans")
+app.add_typer(cli_plans.payments_app, name="payments")
 app.add_typer(jobs_app, name="jobs")
 
 console = Console()
@@ -189,7 +191,13 @@ def serve(
     assert runtime.slack_app is not None
     _check_connector_mappings(runtime.connectors)
     webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
-    asgi = build_asgi_app(slack_app=runtime.slack_app if http else None, workflow=runtime.workflow, requests_webhook_secret=webhook_secret)
+    payments_secret = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    asgi = build_asgi_app(
+        slack_app=runtime.slack_app if http else None,
+        workflow=runtime.workflow,
+        requests_webhook_secret=webhook_secret,
+        payments_secret=payments_secret,
+    )
     scheduler = None
     if settings.scheduler_enabled:
         from bot.jobs.scheduler import build_context, start_scheduler

@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     netsuite_consumer_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_CONSUMER_SECRET")
     netsuite_token_id: str | None = Field(None, validation_alias="NETSUITE_TOKEN_ID")
     netsuite_token_secret: SecretStr | None = Field(None, validation_alias="NETSUITE_TOKEN_SECRET")
+    # Agreements, payments and plan monitoring
+    payments_webhook_secret: SecretStr | None = Field(None, validation_alias="PAYPLAN_PAYMENTS_WEBHOOK_SECRET")
+    creditor_name: str = Field("Your supplier", min_length=1, max_length=200, validation_alias="PAYPLAN_CREDITOR_NAME")
+    payment_instructions: str = Field(
+        "Pay by bank transfer and quote the agreement reference {reference}.",
+        min_length=1,
+        max_length=1000,
+        validation_alias="PAYPLAN_PAYMENT_INSTRUCTIONS",
+    )
+    smtp_host: str | None = Field(None, validation_alias="PAYPLAN_SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias="PAYPLAN_SMTP_PORT")
+    smtp_from: str | None = Field(None, validation_alias="PAYPLAN_SMTP_FROM")
+    smtp_username: str | None = Field(None, validation_alias="PAYPLAN_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, validation_alias="PAYPLAN_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, validation_alias="PAYPLAN_SMTP_STARTTLS")
     # Scheduler: business calendar, approval SLAs, delegation, reminders and digests.
     holiday_country: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_COUNTRY")
     holiday_subdivision: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_SUBDIVISION")

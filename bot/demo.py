@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 from bot import slack_payloads
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.demo_payments import print_plans, replay_payments
 from bot.ids import Action, Callback
 from bot.jobs.demo import run_scheduler_demo
 from bot.messages import request_label
@@ -121,14 +122,16 @@ def run_demo(*, db_path: Path, csv_path: Path | None, console: Console) -> list[
             replay.accept_if_sent(request_id)
         run_scheduler_demo(runtime, settings, clock, {episode.account_id for episode in episodes}, REQUESTER, console)
 
+        behaviours = replay_payments(runtime, clock, console)
         rows = _rows(runtime, request_ids)
+        _print_table(console, rows, runtime.policy.currency)
+        print_plans(runtime, behaviours, console)
         posted = len(stub.calls("chat.postMessage"))
         updated = len(stub.calls("chat.update"))
         with runtime.session_factory() as session:
             audit_count = session.scalar(select(func.count()).select_from(AuditEvent))
         runtime.engine.dispose()
 
-    _print_table(console, rows, runtime.policy.currency)
     console.print(f"Database: {db_path.resolve()}")
     console.print(f"Slack messages posted: {posted} (and {updated} updated in place), to a local stand-in for Slack.")
     console.print(f"Audit events recorded: {audit_count}.")
@@ -285,7 +288,8 @@ class _Replay:
         page.raise_for_status()
         form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text)
         assert form_token is not None, "the agreement page has no acceptance form"
-        self.portal.post(f"/agreements/{token}", data={"form_token": form_token.group(1)}, headers={"user-agent": "payplan-demo"}).raise_for_status()
+        signature = {"form_token": form_token.group(1), "action": "accept", "typed_name": "Demo Customer", "consent": "yes"}
+        self.portal.post(f"/agreements/{token}", data=signature, headers={"user-agent": "payplan-demo"}).raise_for_status()
 
     def _pending_step(self, request_id: int) -> ApprovalStep | None:
         with self.runtime.session_factory() as session:

@@ -17,7 +17,9 @@ from bot.summary_jobs import SummaryJobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_policy
 from bot.connector_setup import load_connectors
+from bot.agreement_document import AgreementProfile
 from bot.links import LinkSigner
+from bot.plan_notices import SlackThreadNotifier
 from bot.publisher import SlackPublisher
 from bot.slack_app import build_slack_app
 from bot.workflow import Workflow
@@ -67,6 +69,7 @@ def build_runtime(
         link_signer=LinkSigner(portal_secret, settings.public_url),
         agreement_link_days=settings.agreement_link_days,
         summary_jobs=None,
+        agreement_profile=AgreementProfile(settings.creditor_name, settings.payment_instructions),
     )
     workflow.summary_jobs = SummaryJobs(
         session_factory=session_factory,
@@ -92,6 +95,7 @@ def build_runtime(
         agreement_url=workflow.agreement_url,
         workflow=workflow,
     )
+    workflow.thread_notifier = SlackThreadNotifier(client=client, session_factory=session_factory)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     slack_app = build_slack_app(
         workflow=workflow,

@@ -12,15 +12,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.payments_webhook import payments_webhook
 from bot.portal import agreement_endpoints
 from bot.request_webhook import request_webhook_endpoint
 from bot.workflow import Workflow
 
 
-def build_asgi_app(*, slack_app: App | None, workflow: Workflow, requests_webhook_secret: str | None = None) -> Starlette:
+def build_asgi_app(
+    *, slack_app: App | None, workflow: Workflow, requests_webhook_secret: str | None = None, payments_secret: str | None = None
+) -> Starlette:
     """Create the HTTP application; without ``slack_app`` only the portal, health and metrics are served.
 
-    ``POST /webhooks/requests`` is served only when ``requests_webhook_secret`` is set.
+    ``POST /webhooks/requests`` is served only when ``requests_webhook_secret`` is set. ``POST /webhooks/payments``
+    is always routed and answers 503 until ``payments_secret`` is set.
     """
 
     async def slack_events(request: Request) -> Response:
@@ -38,12 +42,14 @@ def build_asgi_app(*, slack_app: App | None, workflow: Workflow, requests_webhoo
     def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    show_agreement, accept_agreement = agreement_endpoints(workflow)
+    show_agreement, answer_agreement, download_pdf = agreement_endpoints(workflow)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/agreements/{token}", show_agreement, methods=["GET"]),
-        Route("/agreements/{token}", accept_agreement, methods=["POST"]),
+        Route("/agreements/{token}", answer_agreement, methods=["POST"]),
+        Route("/agreements/{token}/pdf", download_pdf, methods=["GET"]),
+        Route("/webhooks/payments", payments_webhook(workflow, payments_secret), methods=["POST"]),
     ]
     if slack_app is not None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

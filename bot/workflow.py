@@ -9,10 +9,8 @@ the same transaction.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from collections.abc import Callable, Collection
@@ -27,6 +25,11 @@ from agents.summary import SummaryInput, SummaryRecord, detect_signals, offline_
 from bot import metrics
 from bot.agent_usage import record_run
 from bot.summary_jobs import SummaryJobs
+from bot.agreement_document import AgreementProfile, build_document, check_terms
+from bot.customer_response import check_signature, decided_message, load_agreement_rows, record_response
+from bot.plan_ledger import create_installments, supersede_previous_agreement
+from bot.renegotiation import reopen_request
+from bot.agreement_terms import canonical_terms, hash_terms
 from bot.clock import Clock, business_date
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
@@ -54,6 +57,13 @@ Decision = Literal["approve", "reject"]
 
 class Summarizer(Protocol):
     def summarize(self, inp: SummaryInput) -> SummaryRecord: ...
+
+
+class ThreadNotifier(Protocol):
+    """Posts agreement and plan events to a request's thread; bot.plan_notices implements it."""
+
+    def agreement_sent(self, request_id: int, agreement_id: int) -> None: ...
+    def post(self, request_id: int, text: str, *, notify_requester: bool = False) -> None: ...
 
 
 class Notifier(Protocol):
@@ -93,6 +103,8 @@ class AgreementTerms:
     schedule: list[dict[str, Any]]
     terms_hash: str
     policy_version: str
+    # The canonical terms document: parties, invoices, conditions, how to pay.
+    document: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
         agreement_link_days: int = 14,
         notifier: Notifier | None = None,
         summary_jobs: SummaryJobs | None = None,
+        agreement_profile: AgreementProfile | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
@@ -133,6 +146,10 @@ class Workflow(NegotiationMixin, ReviewMixin):
             session_factory=session_factory, summarizer=summarizer, policy=policy, clock=clock,
             on_updated=self._summary_updated,
         )
+        self.agreement_profile = agreement_profile or AgreementProfile()
+        # Posts agreement documents, customer responses and plan events to
+        # the thread; the runtime sets it when Slack is configured.
+        self.thread_notifier: ThreadNotifier | None = None
 
     # Opening a request
 
@@ -380,6 +397,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
         metrics.DECISIONS.labels(tier=tier, decision=decision).inc()
         if self.notifier:
             self.notifier.step_decided(request_id, step_id)
+        if agreement_url and self.thread_notifier:
+            self.thread_notifier.agreement_sent(request_id, self._agreement_id_for(request_id))
         return DecisionOutcome(request_id, step_id, decision, request_status, agreement_url)
 
     def authorize_decision(self, *, actor: str, step_id: int) -> int:
@@ -437,22 +456,35 @@ class Workflow(NegotiationMixin, ReviewMixin):
     def _send_agreement(self, session: Session, request: PlanRequest, revision: TermRevision) -> str:
         now = self.clock.now()
         expires_at = now + timedelta(days=self.agreement_link_days)
+        document = build_document(session, request=request, revision=revision, policy=self.policy, profile=self.agreement_profile, now=now)
         agreement = Agreement(
             request_id=request.id,
             revision_id=revision.id,
-            terms_hash=terms_hash(request, revision),
+            terms_hash=document.terms_hash,
             status="sent",
             created_at=now,
             expires_at=expires_at,
         )
         session.add(agreement)
         session.flush()
+        document.agreement_id = agreement.id
+        session.add(document)
         self._set_status(session, request, Status.SENT_TO_CUSTOMER, "system:workflow", {
             "agreement_id": agreement.id,
             "terms_hash": agreement.terms_hash,
+            "pdf_sha256": document.pdf_sha256,
             "expires_at": expires_at,
         })
         return self.agreement_url(agreement)
+
+    def _agreement_id_for(self, request_id: int) -> int:
+        with self.session_factory() as session:
+            request = session.get(PlanRequest, request_id)
+            assert request is not None
+            revision = next(rev for rev in request.revisions if rev.number == request.current_revision)
+            agreement_id = session.scalar(select(Agreement.id).where(Agreement.revision_id == revision.id))
+            assert agreement_id is not None
+            return agreement_id
 
     def agreement_url(self, agreement: Agreement) -> str:
         return self.link_signer.url(LinkClaims(agreement.id, agreement.revision_id, agreement.expires_at))
@@ -464,10 +496,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
             agreement = session.get(Agreement, claims.agreement_id)
             if agreement is None or agreement.revision_id != claims.revision_id:
                 raise AgreementLinkError("This agreement link is not valid. Ask your account manager for a new link.")
-            revision = session.get(TermRevision, agreement.revision_id)
-            request = session.get(PlanRequest, agreement.request_id)
-            assert revision is not None
-            assert request is not None
+            _, request, revision, document = load_agreement_rows(session, agreement.id)
             assert revision.assessment is not None
             if revision.number != request.current_revision:
                 raise AgreementLinkError("These terms were replaced by newer ones. Ask your account manager for the current link.")
@@ -485,30 +514,28 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 schedule=list(revision.assessment.schedule),
                 terms_hash=agreement.terms_hash,
                 policy_version=revision.assessment.policy_version,
+                document=dict(document.terms) if document else {},
             )
 
-    def accept_agreement(self, *, token: str, ip: str | None, user_agent: str | None) -> int:
+    def accept_agreement(
+        self, *, token: str, ip: str | None, user_agent: str | None, typed_name: str | None = None, consent: bool = False
+    ) -> int:
         """Accept the agreement behind ``token`` and activate the plan; return the request id.
 
-        Accepting an agreement that is already accepted changes nothing.
+        The customer signs by typing their full name and ticking the consent
+        box. Accepting an agreement that is already accepted changes nothing;
+        one that was declined or sent back for changes raises AlreadyDecided.
         """
         terms = self.load_agreement(token)
         if terms.status == "accepted":
             return terms.request_id
+        if terms.status != "sent":
+            raise AlreadyDecided(decided_message(terms.status))
+        name = check_signature(typed_name, consent)
 
         with self.session_factory.begin() as session:
-            agreement = session.get(Agreement, terms.agreement_id)
-            request = session.get(PlanRequest, agreement.request_id)
-            revision = session.get(TermRevision, agreement.revision_id)
-            assert agreement is not None
-            assert request is not None
-            assert revision is not None
-            current_hash = terms_hash(request, revision)
-            if current_hash != agreement.terms_hash:
-                raise IntegrityMismatch(
-                    f"The terms of request {request.id} changed after approval "
-                    f"(approved {agreement.terms_hash[:12]}, now {current_hash[:12]}); nothing was accepted."
-                )
+            agreement, request, revision, document = load_agreement_rows(session, terms.agreement_id)
+            check_terms(request, revision, document, agreement.terms_hash, step="acceptance")
             now = self.clock.now()
             claimed = session.execute(
                 update(Agreement)
@@ -517,31 +544,31 @@ class Workflow(NegotiationMixin, ReviewMixin):
             )
             if claimed.rowcount != 1:
                 return request.id
-            self._audit(session, "customer", "agreement.accepted", request, {"status": "sent"}, {
-                "status": "accepted",
-                "terms_hash": agreement.terms_hash,
-                "ip": ip,
-                "user_agent": user_agent,
-            })
+            evidence = record_response(
+                session, agreement, decision="accepted", typed_name=name, consent=True, message=None, ip=ip, user_agent=user_agent, now=now
+            )
+            self._audit(session, "customer", "agreement.accepted", request, {"status": "sent"}, {"status": "accepted", **evidence})
 
-            assessment = revision.assessment
-            assert assessment is not None
-            for payment in assessment.schedule:
-                session.add(
-                    Installment(
-                        request_id=request.id,
-                        revision_id=revision.id,
-                        sequence=int(payment["sequence"]),
-                        due_date=date.fromisoformat(payment["due_date"]),
-                        amount=Decimal(payment["amount"]),
-                        status="scheduled",
-                    )
+            superseded = supersede_previous_agreement(session, request, agreement)
+            if superseded is not None:
+                self._audit(session, "customer", "agreement.superseded", request, {"agreement_id": superseded, "status": "accepted"}, {
+                    "agreement_id": superseded, "status": "superseded", "by_agreement_id": agreement.id,
+                })
+            activated_hash = create_installments(session, request, revision, document)
+            if activated_hash != agreement.terms_hash:
+                raise IntegrityMismatch(
+                    f"The installments created for {request_label(request.id)} do not match the accepted terms "
+                    f"(accepted {agreement.terms_hash[:12]}, activated {activated_hash[:12]}); nothing was activated."
                 )
-            self._set_status(session, request, Status.ACTIVE, "customer", {"installments": len(assessment.schedule)})
+            self._set_status(session, request, Status.ACTIVE, "customer", {
+                "installments": revision.installment_count + (1 if revision.down_payment > 0 else 0),
+                "terms_hash": activated_hash,
+            })
             account = request.account
             before = account.status
             account.status = "scheduled_repayment"
-            self._audit(session, "customer", "account.status_changed", request, {"status": before}, {"status": account.status})
+            if before != account.status:
+                self._audit(session, "customer", "account.status_changed", request, {"status": before}, {"status": account.status})
             request_id = request.id
 
         logger.info("request %s accepted by the customer; plan active", request_id)
@@ -549,6 +576,19 @@ class Workflow(NegotiationMixin, ReviewMixin):
         if self.notifier:
             self.notifier.plan_activated(request_id)
         return request_id
+
+    def reopen_for_changes(
+        self, *, actor: str, request_id: int, down_payment: Decimal, installment_count: int, first_due_date: date, note: str = ""
+    ) -> int:
+        """Open a new revision with new terms and route it for approval again; return its number.
+
+        Used after the customer declines or asks for changes, to renegotiate an
+        active plan, and to reinstate a defaulted one. See bot.renegotiation.
+        """
+        return reopen_request(
+            self, actor=actor, request_id=request_id, down_payment=down_payment,
+            installment_count=installment_count, first_due_date=first_due_date, note=note,
+        )
 
     # Helpers
 
@@ -567,18 +607,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
 
     def _set_status(self, session: Session, request: PlanRequest, target: Status, actor: str, details: dict[str, Any]) -> None:
         """Move ``request`` to ``target`` unless another writer moved it first, and record the change."""
-        current = request.status
-        check_transition(current, target)
-        now = self.clock.now()
-        moved = session.execute(
-            update(PlanRequest)
-            .where(PlanRequest.id == request.id, PlanRequest.status == current)
-            .values(status=target.value, updated_at=now)
-        )
-        if moved.rowcount != 1:
-            raise AlreadyDecided(f"Request {request.id} changed while this action ran; reload it and try again.")
-        session.refresh(request)
-        self._audit(session, actor, f"status.{target.value}", request, {"status": current}, {"status": target.value, **details})
+        move_status(session, request, target, actor=actor, now=self.clock.now(), details=details)
 
     def _audit(self, session: Session, actor: str, action: str, request: PlanRequest, before: dict[str, Any], after: dict[str, Any]) -> None:
         record_event(
@@ -599,23 +628,37 @@ def _is_step_delegate(session: Session, step_id: int, user_id: str) -> bool:
     return session.scalar(query) is not None
 
 
-def terms_hash(request: PlanRequest, revision: TermRevision) -> str:
-    """Return the SHA-256 of the canonical terms a customer agrees to."""
-    assessment = revision.assessment
-    terms = {
-        "request_id": request.id,
-        "account_id": request.account_id,
-        "revision": revision.number,
-        "balance": str(revision.balance),
-        "down_payment": str(revision.down_payment),
-        "installment_count": revision.installment_count,
-        "frequency": revision.frequency,
-        "first_due_date": revision.first_due_date.isoformat(),
-        "schedule": assessment.schedule if assessment else [],
-        "policy_version": assessment.policy_version if assessment else None,
-    }
-    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def move_status(session: Session, request: PlanRequest, target: Status, *, actor: str, now: datetime, details: dict[str, Any]) -> None:
+    """Move ``request`` to ``target`` with a conditional UPDATE and record the audit event.
+
+    Raises InvalidTransition for a move the lifecycle does not allow, and
+    AlreadyDecided when another writer changed the status first.
+    """
+    current = request.status
+    check_transition(current, target)
+    moved = session.execute(
+        update(PlanRequest)
+        .where(PlanRequest.id == request.id, PlanRequest.status == current)
+        .values(status=target.value, updated_at=now)
+    )
+    if moved.rowcount != 1:
+        raise AlreadyDecided(f"Request {request.id} changed while this action ran; reload it and try again.")
+    session.refresh(request)
+    record_event(
+        session,
+        actor=actor,
+        action=f"status.{target.value}",
+        at=now,
+        request_id=request.id,
+        revision=request.current_revision,
+        before={"status": current},
+        after={"status": target.value, **details},
+    )
+
+
+def terms_hash(request: PlanRequest, revision: TermRevision, extras: dict[str, Any] | None = None) -> str:
+    """Return the SHA-256 of the canonical terms a customer agrees to (see ``bot.agreement_terms``)."""
+    return hash_terms(canonical_terms(request, revision, extras))
 
 
 def _summary_input(data: RequestInput, terms: Terms, facts: AccountFacts, result: PolicyAssessment) -> SummaryInput:

@@ -53,10 +53,17 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.WAITING_ON_REQUESTER: frozenset({Status.PENDING_APPROVAL, Status.ASSESSED}),
     Status.CHANGES_REQUESTED: frozenset({Status.ASSESSED}),
     Status.APPROVED: frozenset({Status.SENT_TO_CUSTOMER}),
-    Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED}),
-    Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED}),
-    # An expired agreement link can be resent, which reopens the same terms.
-    Status.EXPIRED: frozenset({Status.SENT_TO_CUSTOMER}),
+    # The customer may ask for changes instead of accepting or declining.
+    Status.SENT_TO_CUSTOMER: frozenset({Status.ACTIVE, Status.DECLINED, Status.EXPIRED, Status.CHANGES_REQUESTED}),
+    # Renegotiating an active plan opens a new revision; the old agreement
+    # stays in force until the new one is accepted.
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED, Status.CHANGES_REQUESTED}),
+    # New terms after a decline or an expired link, or the same terms resent
+    # with a new link after it expired.
+    Status.DECLINED: frozenset({Status.CHANGES_REQUESTED}),
+    Status.EXPIRED: frozenset({Status.CHANGES_REQUESTED, Status.SENT_TO_CUSTOMER}),
+    # Reinstatement: a defaulted plan returns only through a new revision and approval.
+    Status.DEFAULTED: frozenset({Status.CHANGES_REQUESTED}),
 }
 # The requester may withdraw a request in any open status, and an ineligible
 # one, which stays open for a revision or an exception.

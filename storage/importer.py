@@ -141,8 +141,8 @@ def import_invoices(
     left untouched in that case.
     """
     path = Path(path)
-    header, records = _read_records(path)
-    positions = _column_positions(path, header)
+    header, records = read_records(path)
+    positions = column_positions(path, header)
     total = len(records)
     report = ImportReport(rows_read=total)
 
@@ -192,7 +192,7 @@ def import_invoices(
 # Reading the file
 
 
-def _read_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def read_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Read the header and the non-blank rows, each with the line it starts on."""
     records: list[tuple[int, list[str]]] = []
     try:
@@ -219,18 +219,20 @@ def _read_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return [name.strip() for name in header], records
 
 
-def _column_positions(path: Path, header: list[str]) -> dict[str, int]:
-    """Map each known column name to its position in the header."""
-    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+def column_positions(
+    path: Path, header: list[str], required: tuple[str, ...] = REQUIRED_COLUMNS, optional: tuple[str, ...] = OPTIONAL_COLUMNS
+) -> dict[str, int]:
+    """Map each known column name to its position in the header; raise ImportFileError for a missing or repeated one."""
+    known = required + optional
     duplicates = sorted({name for name in header if name in known and header.count(name) > 1})
     if duplicates:
         raise ImportFileError(f"{path} has duplicate columns: {', '.join(duplicates)}; each column may appear once")
 
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in required if name not in header]
     if missing:
         raise ImportFileError(
             f"{path} is missing required columns: {', '.join(missing)}. "
-            f"The header must contain {', '.join(REQUIRED_COLUMNS)}."
+            f"The header must contain {', '.join(required)}."
         )
     return {name: header.index(name) for name in known if name in header}
 
@@ -293,7 +295,7 @@ def _parse_row(
     settled_date = date_value("SettledDate", required=False)
 
     amount_text = _raw_value(fields, positions, "InvoiceAmount")
-    amount, amount_problem = _parse_amount(amount_text)
+    amount, amount_problem = parse_amount(amount_text)
     if amount_problem is not None:
         errors.append(RowError(line, "InvoiceAmount", amount_text, amount_problem))
 
@@ -349,21 +351,21 @@ def _parse_date(value: str) -> date | None:
         return None
 
 
-def _parse_amount(value: str) -> tuple[Decimal | None, str | None]:
-    """Return the amount, or None and a message saying what is wrong with it."""
+def parse_amount(value: str, column: str = "InvoiceAmount") -> tuple[Decimal | None, str | None]:
+    """Return the amount, or None and a message naming ``column`` and saying what is wrong with it."""
     if not value:
-        return None, "InvoiceAmount is missing; expected a decimal number such as 55.94"
+        return None, f"{column} is missing; expected a decimal number such as 55.94"
     # The pattern rejects forms that Decimal would accept but an invoice
     # amount never has: exponents, underscores, NaN and Infinity.
     if AMOUNT_PATTERN.fullmatch(value) is None:
-        return None, f"InvoiceAmount {value!r} is not a valid amount; expected a decimal number such as 55.94"
+        return None, f"{column} {value!r} is not a valid amount; expected a decimal number such as 55.94"
     amount = Decimal(value)
     if amount < 0:
-        return None, f"InvoiceAmount {value} is negative; expected an amount of 0 or more"
+        return None, f"{column} {value} is negative; expected an amount of 0 or more"
     if amount > MAX_AMOUNT:
-        return None, f"InvoiceAmount {value} is too large; the maximum is {MAX_AMOUNT}"
+        return None, f"{column} {value} is too large; the maximum is {MAX_AMOUNT}"
     if amount != amount.quantize(CENT):
-        return None, f"InvoiceAmount {value} has more than 2 decimal places; expected whole cents such as 55.94"
+        return None, f"{column} {value} has more than 2 decimal places; expected whole cents such as 55.94"
     # abs() turns "-0.00" into 0.00, the only negative-signed amount left.
     return abs(amount.quantize(CENT)), None
 

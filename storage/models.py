@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import Money, UTCDateTime
@@ -80,6 +80,9 @@ class Payment(Base):
     source: Mapped[str] = mapped_column(String(32))
     # The record id in the source system; None for payments from a CSV import.
     external_id: Mapped[str | None] = mapped_column(String(128))
+    # The payer's or processor's reference for plan payments; unique, so a
+    # payment imported or delivered twice is stored once.
+    reference: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
 class PlanRequest(Base):
@@ -181,8 +184,9 @@ class Agreement(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("term_revisions.id"), unique=True)
     terms_hash: Mapped[str] = mapped_column(String(64))
-    # sent, accepted
-    status: Mapped[str] = mapped_column(String(16))
+    # sent, accepted, declined, changes_requested, superseded (by the
+    # agreement of a renegotiated revision)
+    status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -192,7 +196,8 @@ class Agreement(Base):
 
 class Installment(Base):
     __tablename__ = "installments"
-    __table_args__ = (UniqueConstraint("request_id", "sequence"),)
+    # A renegotiated plan has installments for each accepted revision.
+    __table_args__ = (UniqueConstraint("revision_id", "sequence"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
@@ -201,8 +206,20 @@ class Installment(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
-    # scheduled, paid, missed
+    # scheduled, late (unpaid after the grace period), paid, superseded (by a
+    # renegotiated agreement)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Applied so far to the amount and to the late fee; paid when both are covered.
+    paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    late_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    late_fee_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    late_on: Mapped[date | None] = mapped_column(Date)
+    paid_on: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def outstanding(self) -> Decimal:
+        """Amount and late fee still unpaid."""
+        return self.amount + self.late_fee - self.paid_amount - self.late_fee_paid
 
 
 class AuditEvent(Base):
@@ -352,6 +369,88 @@ class SummaryRun(Base):
     # Cost in millionths of the price table's currency unit; None when the
     # price table has no entry for the model.
     cost_micros: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Agreements, payments and plan monitoring
+
+
+class AgreementDocument(Base):
+    """The agreement as sent: canonical terms, their SHA-256 and the rendered PDF.
+
+    The PDF is stored in the database, next to the agreement it belongs to,
+    so every replica serves the same file and a backup holds both.
+    """
+
+    __tablename__ = "agreement_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), unique=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    terms_hash: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    slack_file_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AgreementResponse(Base):
+    """The customer's one decision on an agreement, with the evidence of who made it."""
+
+    __tablename__ = "agreement_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique: a second submit finds the first decision and changes nothing.
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), unique=True)
+    # accepted, declined, changes_requested
+    decision: Mapped[str] = mapped_column(String(32))
+    typed_name: Mapped[str | None] = mapped_column(String(200))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    terms_hash: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    responded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlanState(Base):
+    """Monitoring state of a plan in force: carried-forward credit and the default notice."""
+
+    __tablename__ = "plan_states"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), primary_key=True)
+    # Paid beyond every installment, kept for the customer.
+    credit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    notice_sent_on: Mapped[date | None] = mapped_column(Date)
+    cure_by: Mapped[date | None] = mapped_column(Date)
+
+
+class PaymentAllocation(Base):
+    """One part of a payment applied to an installment's amount, its late fee, or kept as credit."""
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    # late_fee, installment, credit
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class UnmatchedPayment(Base):
+    """A payment that names no known account or no plan in force; kept until someone resolves it."""
+
+    __tablename__ = "unmatched_payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Scheduler jobs

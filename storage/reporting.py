@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.audit import to_json_safe
-from storage.models import Agreement, AuditEvent, Installment, Payment, PlanRequest, TermRevision
+from storage.models import Agreement, AuditEvent, Installment, Payment, PaymentAllocation, PlanRequest, TermRevision
 
 # Flags that only choose who reviews a plan, so a plan carrying them is still standard.
 ROUTING_FLAG_CODES = frozenset({"legal_review_required"})
@@ -255,6 +255,14 @@ def _recovery(session: Session, request_ids: list[int], as_of: date) -> Rate:
     if due_ids:
         paid = select(Payment.amount).where(Payment.installment_id.in_(due_ids), Payment.paid_on <= as_of)
         collected = sum(session.scalars(paid), Decimal("0.00"))
+        # Plan payments are split across installments by allocations, and
+        # leave Payment.installment_id empty, so neither is counted twice.
+        allocated = (
+            select(PaymentAllocation.amount)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.installment_id.in_(due_ids), PaymentAllocation.kind == "installment", Payment.paid_on <= as_of)
+        )
+        collected += sum(session.scalars(allocated), Decimal("0.00"))
     return rate(collected, scheduled)
 
 

@@ -100,6 +100,7 @@ def _build_jobs() -> dict[str, Job]:
         Job("agreement-activation", "Remind account managers of unaccepted agreements; expire old links", Interval(30), activation.run_agreement_activation),
         Job("customer-reminders", "Remind customers of installments due soon, in their contact hours and limit", Interval(30), customer.run_customer_reminders),
         Job("connector-write-back", "Write plan states back to the account's source system, with retries", Interval(5), _run_write_back),
+        Job("plan-monitoring", "Mark late installments, send notices, default and complete plans", Interval(60), _run_plan_monitoring),
         Job("digest", "Send each manager the daily digest, with a chart once a week", lambda settings: DailyAt(settings.digest_time), digest.run_digest),
     ]
     return {job.name: job for job in jobs}
@@ -109,6 +110,14 @@ def _run_write_back(context: JobContext, now: datetime) -> list[str]:
     from storage.connectors.writeback import run_write_back
 
     return run_write_back(context.session_factory, context.connectors, now)
+
+
+def _run_plan_monitoring(context: JobContext, now: datetime) -> list[str]:
+    from bot.monitoring import run_plan_monitoring
+    from bot.plan_notices import SlackThreadNotifier
+
+    notifier = SlackThreadNotifier(client=context.slack, session_factory=context.session_factory)
+    return run_plan_monitoring(context.session_factory, notifier, context.policy, now)
 
 
 JOBS: dict[str, Job] = {}

@@ -28,7 +28,7 @@ runner = CliRunner()
 def accepted_plan(workflow: Workflow, database_url: str, monkeypatch: pytest.MonkeyPatch) -> int:  # noqa: F811
     """Take one request through approval and acceptance; point DATABASE_URL at its database."""
     request_id, token = approved_token(workflow)
-    workflow.accept_agreement(token=token, ip="192.0.2.10", user_agent="pytest")
+    workflow.accept_agreement(token=token, ip="192.0.2.10", user_agent="pytest", typed_name="Dana Smith", consent=True)
     monkeypatch.setenv("DATABASE_URL", database_url)
     return request_id
 

@@ -127,9 +127,13 @@ def test_demo_covers_every_outcome(tmp_path: Path) -> None:
         assert len(statuses) >= 20
         assert "ineligible" in statuses
         assert "rejected" in statuses
-        assert "active" in statuses
+        assert "completed" in statuses
+        assert statuses.count("defaulted") == 1
+        late = session.scalars(select(Installment).where(Installment.late_on.is_not(None))).all()
+        assert len({item.request_id for item in late}) > 1
+        assert "Monitoring changes" in result.output
         routes = [revision.assessment.route for revision in session.scalars(select(TermRevision))]
         assert any(route and route[0] != "collections_manager" for route in routes)
-        for request in session.scalars(select(PlanRequest).where(PlanRequest.status == "active")):
+        for request in session.scalars(select(PlanRequest).where(PlanRequest.status.in_(["completed", "defaulted"]))):
             amounts = session.scalars(select(Installment.amount).where(Installment.request_id == request.id)).all()
             assert sum(amounts) == request.revisions[0].balance

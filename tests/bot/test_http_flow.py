@@ -221,13 +221,18 @@ def test_request_to_active_plan(running_app: RunningApp) -> None:
     form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text).group(1)
     forged = app.http.post(f"/agreements/{token}", data={"form_token": "0" * 64})
     assert forged.status_code == 403
-    accepted = app.http.post(f"/agreements/{token}", data={"form_token": form_token})
+    signature = {"form_token": form_token, "action": "accept", "typed_name": "Dana Smith", "consent": "yes"}
+    accepted = app.http.post(f"/agreements/{token}", data=signature)
     assert accepted.status_code == 200
-    again = app.http.post(f"/agreements/{token}", data={"form_token": form_token})
+    again = app.http.post(f"/agreements/{token}", data=signature)
     assert again.status_code == 200
 
     stub.wait_for("chat.postMessage", count=7)
     assert "accepted" in stub.calls("chat.postMessage")[6].args["text"]
+    # The agreement PDF went to the thread through Slack's two-step upload.
+    [upload] = stub.calls("files.completeUploadExternal")
+    assert upload.args["thread_ts"] == link_message.args["thread_ts"]
+    assert stub.calls("upload")[0].raw_body.startswith(b"%PDF")
     with app.runtime.session_factory() as session:
         request = session.scalar(select(PlanRequest))
         assert request.status == "active"

@@ -271,8 +271,8 @@ def approved_token(workflow: Workflow) -> tuple[int, str]:
 def test_acceptance_activates_plan(workflow: Workflow) -> None:
     request_id, token = approved_token(workflow)
 
-    assert workflow.accept_agreement(token=token, ip="127.0.0.1", user_agent="pytest") == request_id
-    assert workflow.accept_agreement(token=token, ip="127.0.0.1", user_agent="pytest") == request_id
+    assert workflow.accept_agreement(token=token, ip="127.0.0.1", user_agent="pytest", typed_name="Dana Smith", consent=True) == request_id
+    assert workflow.accept_agreement(token=token, ip="127.0.0.1", user_agent="pytest", typed_name="Dana Smith", consent=True) == request_id
 
     assert load_request(workflow, request_id).status == "active"
     with workflow.session_factory() as session:
@@ -288,7 +288,7 @@ def test_expired_link_changes_nothing(workflow: Workflow, clock: FixedClock) -> 
     clock.set(clock.now() + timedelta(days=15))
 
     with pytest.raises(AgreementLinkError, match="expired"):
-        workflow.accept_agreement(token=token, ip=None, user_agent=None)
+        workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
 
     assert load_request(workflow, request_id).status == "sent_to_customer"
 
@@ -307,6 +307,6 @@ def test_changed_terms_block_acceptance(workflow: Workflow) -> None:
         revision.down_payment = Decimal("10.00")
 
     with pytest.raises(IntegrityMismatch):
-        workflow.accept_agreement(token=token, ip=None, user_agent=None)
+        workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
 
     assert load_request(workflow, request_id).status == "sent_to_customer"

@@ -41,7 +41,7 @@ def test_list_shows_next_runs(cli_environment: None) -> None:
     digest_line = next(line for line in result.output.splitlines() if line.startswith("digest"))
     assert "business days at 08:30" in digest_line
     assert "next 2026-03-03T08:30-05:00" in digest_line
-    for name in ("approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation"):
+    for name in ("approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "plan-monitoring"):
         assert name in result.output
 
 
@@ -81,7 +81,7 @@ def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> 
     finally:
         scheduler.shutdown(wait=True)
 
-    expected = ["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "connector-write-back", "digest"]
+    expected = ["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "connector-write-back", "plan-monitoring", "digest"]
     assert sorted(jobs) == sorted(expected)
     assert str(jobs["digest"].trigger).startswith("cron[day_of_week='mon-fri', hour='8', minute='30'")
 
@@ -148,3 +148,22 @@ def test_write_back_job_passes_connectors(harness: JobsHarness, monkeypatch: pyt
     assert lines == ["sent 1 task"]
     assert calls[0][0] is harness.context.session_factory
     assert calls[0][1] == {"salesforce": harness.context.connectors["salesforce"]}
+
+
+def test_plan_monitoring_job_runs_sweep(harness: JobsHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import monitoring
+
+    calls = []
+
+    def record(session_factory, notifier, policy, now):
+        calls.append((session_factory, notifier, policy, now))
+        return ["marked 1 installment late"]
+
+    monkeypatch.setattr(monitoring, "run_plan_monitoring", record)
+
+    lines = run_job(harness.context, "plan-monitoring")
+
+    assert lines == ["marked 1 installment late"]
+    assert calls[0][0] is harness.context.session_factory
+    assert calls[0][1].client is harness.context.slack
+    assert calls[0][2] is harness.context.policy

@@ -1,0 +1,113 @@
+"""The conditions an agreement states beyond its schedule, and its canonical terms.
+
+Grace period, late fee, default after missed installments, cure period,
+interest and fees come from the policy when it defines them and from
+``DEFAULT_CONDITIONS`` otherwise. :func:`plan_conditions` is the one place
+that reads them, so a policy that gains these fields changes only it.
+
+The canonical terms are the JSON document whose SHA-256 identifies an
+agreement. The approved, accepted and activated terms must hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from policy.config import Policy
+
+
+@dataclass(frozen=True)
+class PlanConditions:
+    # Days after a due date before an unpaid installment is late.
+    grace_days: int
+    # Flat fee added to each installment that becomes late.
+    late_fee: Decimal
+    # Late installments that trigger a notice of default.
+    default_after_missed: int
+    # Days the notice gives the customer to pay the late installments.
+    cure_days: int
+    # Annual percentage rate; 0 means the plan carries no interest.
+    annual_interest_rate: Decimal
+    # One-off fee for setting up the plan, added to the balance.
+    setup_fee: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: str(value) if isinstance(value, Decimal) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanConditions:
+        return cls(
+            grace_days=int(data["grace_days"]),
+            late_fee=Decimal(data["late_fee"]),
+            default_after_missed=int(data["default_after_missed"]),
+            cure_days=int(data["cure_days"]),
+            annual_interest_rate=Decimal(data["annual_interest_rate"]),
+            setup_fee=Decimal(data["setup_fee"]),
+        )
+
+
+# NOTE: used until the policy file defines these conditions. The figures are
+# estimates of common business-to-business terms, not sourced values, so
+# review them before relying on them.
+DEFAULT_CONDITIONS = PlanConditions(
+    grace_days=5,
+    late_fee=Decimal("25.00"),
+    default_after_missed=2,
+    cure_days=30,
+    annual_interest_rate=Decimal("0"),
+    setup_fee=Decimal("0.00"),
+)
+
+
+def plan_conditions(policy: Policy) -> PlanConditions:
+    """Return the policy's plan conditions, or ``DEFAULT_CONDITIONS`` where it has none."""
+    section = getattr(policy, "plan_conditions", None)
+    if section is None:
+        return DEFAULT_CONDITIONS
+    values = DEFAULT_CONDITIONS.to_dict()
+    for name in values:
+        if getattr(section, name, None) is not None:
+            values[name] = str(getattr(section, name))
+    conditions = PlanConditions.from_dict(values)
+    if conditions.annual_interest_rate > 0:
+        # The schedule splits the balance without interest, so an agreement
+        # stating interest would not match its own installments.
+        raise ValueError(
+            f"the policy sets an annual interest rate of {conditions.annual_interest_rate}%, but schedules do not charge interest yet; set it to 0"
+        )
+    return conditions
+
+
+def hash_terms(terms: dict[str, Any]) -> str:
+    """Return the SHA-256 of ``terms`` serialised with sorted keys and no spaces."""
+    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the terms a customer agrees to, as plain JSON values.
+
+    ``request`` and ``revision`` are the stored PlanRequest and TermRevision;
+    ``extras`` adds the parties, covered invoices, conditions and payment
+    instructions that the agreement document states.
+    """
+    assessment = revision.assessment
+    terms: dict[str, Any] = {
+        "request_id": request.id,
+        "account_id": request.account_id,
+        "revision": revision.number,
+        "balance": str(revision.balance),
+        "down_payment": str(revision.down_payment),
+        "installment_count": revision.installment_count,
+        "frequency": revision.frequency,
+        "first_due_date": revision.first_due_date.isoformat(),
+        "schedule": assessment.schedule if assessment else [],
+        "policy_version": assessment.policy_version if assessment else None,
+    }
+    if extras:
+        terms.update(extras)
+    return terms

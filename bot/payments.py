@@ -1,0 +1,192 @@
+"""Plan payments from a CSV file or the payments webhook, applied to installments.
+
+A payment is identified by its reference: a second payment with the same
+reference, from either source, is reported as already recorded and changes
+nothing. A payment for an unknown account, or for an account with no plan in
+force, is kept as an :class:`storage.models.UnmatchedPayment` and reported.
+A zero amount is rejected, because it would record nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.messages import request_label
+from bot.plan_ledger import allocate
+from storage.audit import record_event
+from storage.importer import RowError, column_positions, parse_amount, read_records
+from storage.models import Account, Agreement, Payment, PlanRequest, UnmatchedPayment
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_COLUMNS = ("reference", "account_id", "paid_on", "amount")
+MAX_REFERENCE_LENGTH = 128
+
+Outcome = Literal["applied", "unmatched", "duplicate"]
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    reference: str
+    account_id: str
+    paid_on: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    reference: str
+    outcome: Outcome
+    request_id: int | None
+    # Human-readable account of where the money went.
+    detail: str
+
+
+@dataclass
+class PaymentImportReport:
+    rows_read: int = 0
+    results: list[PaymentResult] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+    @property
+    def skipped(self) -> int:
+        return len({error.row for error in self.errors})
+
+
+def record_payment(session: Session, payment: PaymentInput, *, source: str, now: datetime) -> PaymentResult:
+    """Store one payment and apply it to the account's plan in force, inside the caller's transaction."""
+    if _already_recorded(session, payment.reference):
+        return PaymentResult(payment.reference, "duplicate", None, f"payment {payment.reference} was already recorded; nothing changed")
+
+    account = session.get(Account, payment.account_id)
+    request = _plan_in_force(session, payment.account_id) if account is not None else None
+    if request is None:
+        reason = (
+            f"account {payment.account_id!r} is not known"
+            if account is None
+            else f"account {payment.account_id} has no payment plan in force"
+        )
+        session.add(
+            UnmatchedPayment(
+                reference=payment.reference, account_id=payment.account_id, paid_on=payment.paid_on,
+                amount=payment.amount, source=source, reason=reason, received_at=now,
+            )
+        )
+        session.flush()
+        logger.warning("payment %s kept as unmatched: %s", payment.reference, reason)
+        return PaymentResult(payment.reference, "unmatched", None, f"kept as unmatched: {reason}")
+
+    stored = Payment(account_id=payment.account_id, paid_on=payment.paid_on, amount=payment.amount, source=source, reference=payment.reference)
+    session.add(stored)
+    session.flush()
+    allocations = allocate(session, stored, request.id)
+    parts = [
+        f"{allocation.amount} to credit" if allocation.installment_id is None else f"{allocation.amount} to {allocation.kind.replace('_', ' ')} of installment {allocation.installment_id}"
+        for allocation in allocations
+    ]
+    record_event(
+        session,
+        actor=f"system:payments:{source}",
+        action="payment.applied",
+        at=now,
+        request_id=request.id,
+        revision=request.current_revision,
+        before={},
+        after={
+            "reference": payment.reference,
+            "amount": str(payment.amount),
+            "paid_on": payment.paid_on.isoformat(),
+            "allocations": [
+                {"installment_id": allocation.installment_id, "kind": allocation.kind, "amount": str(allocation.amount)} for allocation in allocations
+            ],
+        },
+    )
+    return PaymentResult(payment.reference, "applied", request.id, f"{request_label(request.id)}: " + ", ".join(parts))
+
+
+def import_payments(session: Session, path: Path, *, now: datetime) -> PaymentImportReport:
+    """Record every valid row of a payments CSV; report each bad row with its line, column and value.
+
+    Columns: reference, account_id, paid_on (YYYY-MM-DD), amount. The caller commits.
+    """
+    path = Path(path)
+    header, records = read_records(path)
+    positions = column_positions(path, header, PAYMENT_COLUMNS, ())
+    report = PaymentImportReport(rows_read=len(records))
+    seen: dict[str, int] = {}
+    for line, fields in records:
+        payment, errors = _parse_payment_row(line, fields, header, positions)
+        if payment is not None and payment.reference in seen:
+            errors = [RowError(line, "reference", payment.reference, f"reference {payment.reference} appears on line {seen[payment.reference]} too; each payment needs its own reference")]
+        if errors:
+            report.errors.extend(errors)
+            continue
+        assert payment is not None
+        seen[payment.reference] = line
+        report.results.append(record_payment(session, payment, source="import", now=now))
+    return report
+
+
+def parse_payment(reference: object, account_id: object, paid_on: object, amount: object) -> tuple[PaymentInput | None, dict[str, str]]:
+    """Check the four fields of one payment; return it, or a message per bad field."""
+    errors: dict[str, str] = {}
+    reference_text = str(reference or "").strip()
+    account_text = str(account_id or "").strip()
+    if not reference_text:
+        errors["reference"] = "reference is missing; every payment needs the payer's or processor's reference"
+    elif len(reference_text) > MAX_REFERENCE_LENGTH:
+        errors["reference"] = f"reference is {len(reference_text)} characters long; at most {MAX_REFERENCE_LENGTH} are allowed"
+    if not account_text:
+        errors["account_id"] = "account_id is missing; give the customer account the payment is for"
+    paid = None
+    try:
+        paid = date.fromisoformat(str(paid_on or "").strip())
+    except ValueError:
+        errors["paid_on"] = f"paid_on {paid_on!r} is not a valid date; expected YYYY-MM-DD, for example 2013-07-15"
+    value, problem = parse_amount(str(amount or "").strip(), "amount")
+    if problem is not None:
+        errors["amount"] = problem
+    elif value is not None and value == 0:
+        errors["amount"] = "amount is 0.00; a payment must be more than zero"
+    if errors:
+        return None, errors
+    assert paid is not None
+    assert value is not None
+    return PaymentInput(reference_text, account_text, paid, value), {}
+
+
+def _parse_payment_row(line: int, fields: list[str], header: list[str], positions: dict[str, int]) -> tuple[PaymentInput | None, list[RowError]]:
+    if len(fields) != len(header):
+        message = f"row has {len(fields)} fields but the header has {len(header)}; check for a missing or extra comma"
+        return None, [RowError(line, None, None, message)]
+    values = {name: fields[position].strip() for name, position in positions.items()}
+    payment, problems = parse_payment(values["reference"], values["account_id"], values["paid_on"], values["amount"])
+    return payment, [RowError(line, column, values[column], message) for column, message in problems.items()]
+
+
+def _already_recorded(session: Session, reference: str) -> bool:
+    if session.scalar(select(Payment.id).where(Payment.reference == reference)) is not None:
+        return True
+    return session.scalar(select(UnmatchedPayment.id).where(UnmatchedPayment.reference == reference)) is not None
+
+
+def _plan_in_force(session: Session, account_id: str) -> PlanRequest | None:
+    """Return the account's request with an accepted agreement, the oldest first."""
+    return session.scalar(
+        select(PlanRequest)
+        .join(Agreement, Agreement.request_id == PlanRequest.id)
+        .where(PlanRequest.account_id == account_id, Agreement.status == "accepted", PlanRequest.status.not_in(["completed", "defaulted"]))
+        .order_by(PlanRequest.id)
+    )
+

@@ -1,0 +1,159 @@
+"""The customer page and the payments webhook over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.portal import SECURITY_HEADERS
+from bot.webhooks import signed_headers
+from storage.models import AgreementResponse, Installment, UnmatchedPayment
+from tests.bot.portal_server import PAYMENTS_SECRET, PortalServer, running_portal
+
+
+@pytest.fixture
+def portal(database_url: str) -> Iterator[PortalServer]:
+    with running_portal(database_url) as server:
+        yield server
+
+
+@pytest.fixture
+def http(portal: PortalServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=portal.base_url, timeout=10) as client:
+        yield client
+
+
+def form_token(page: str) -> str:
+    match = re.search(r'name="form_token" value="([0-9a-f]+)"', page)
+    assert match is not None, "the page has no form"
+    return match.group(1)
+
+
+def test_page_headers_and_content(portal: PortalServer, http: httpx.Client) -> None:
+    _, path = portal.approved_agreement()
+
+    page = http.get(path)
+
+    assert page.status_code == 200
+    for name, value in SECURITY_HEADERS.items():
+        assert page.headers[name] == value
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert '<html lang="en">' in page.text
+    assert "Northwind Supplies Ltd" in page.text
+    assert '<label for="typed_name">Your full name</label>' in page.text
+    assert "Download this agreement as a PDF" in page.text
+    pdf = http.get(path + "/pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["cache-control"] == "no-store"
+
+
+def test_missing_csrf_token_changes_nothing(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+
+    answer = http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": "0" * 64})
+
+    assert answer.status_code == 403
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+def test_accept_twice_is_idempotent(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+    data = {"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": form_token(http.get(path).text)}
+
+    first = http.post(path, data=data, headers={"user-agent": "PhoneBrowser/2"})
+    second = http.post(path, data=data)
+
+    assert first.status_code == 200
+    assert "is now active" in first.text
+    assert second.status_code == 200
+    assert portal.status(request_id) == "active"
+    with portal.runtime.session_factory() as session:
+        responses = session.scalars(select(AgreementResponse)).all()
+        installments = session.scalars(select(Installment)).all()
+    assert len(responses) == 1
+    assert responses[0].user_agent == "PhoneBrowser/2"
+    assert responses[0].ip == "127.0.0.1"
+    assert len(installments) == 3
+    assert "You already accepted" in http.get(path).text
+
+
+def test_accept_without_consent_shows_errors(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+
+    answer = http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "form_token": form_token(http.get(path).text)})
+
+    assert answer.status_code == 400
+    assert 'role="alert"' in answer.text
+    assert "Tick the box" in answer.text
+    assert 'value="Dana Smith"' in answer.text
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+def test_change_request_then_accept_refused(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+    token = form_token(http.get(path).text)
+
+    sent = http.post(path, data={"action": "changes", "message": "Six installments, please.", "form_token": token})
+    accept = http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": token})
+
+    assert sent.status_code == 200
+    assert "asked for changes" in sent.text
+    assert accept.status_code == 409
+    assert portal.status(request_id) == "changes_requested"
+
+
+def test_expired_and_tampered_links(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+
+    tampered = http.get(path[:-4] + "AAAA")
+    portal.clock.set(portal.clock.now() + timedelta(days=15))
+    expired = http.get(path)
+
+    assert tampered.status_code == 410
+    assert "not valid" in tampered.text
+    assert expired.status_code == 410
+    assert "expired" in expired.text
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+def post_payment(portal: PortalServer, http: httpx.Client, payload: dict, *, delivery: str, secret: str = PAYMENTS_SECRET) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = signed_headers(secret, body, delivery_id=delivery, now=portal.clock.now())
+    return http.post("/webhooks/payments", content=body, headers={**headers, "content-type": "application/json"})
+
+
+def test_payments_webhook(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+    http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": form_token(http.get(path).text)})
+    payment = {"reference": "BANK-1", "account_id": "SMALL", "paid_on": "2013-07-15", "amount": "200.00"}
+
+    applied = post_payment(portal, http, payment, delivery="d-1")
+    replayed = post_payment(portal, http, payment, delivery="d-1")
+    same_reference = post_payment(portal, http, payment, delivery="d-2")
+    wrong_secret = post_payment(portal, http, {**payment, "reference": "BANK-2"}, delivery="d-3", secret="guess")
+    unsigned = http.post("/webhooks/payments", content=json.dumps(payment))
+    unknown = post_payment(portal, http, {**payment, "reference": "BANK-3", "account_id": "GHOST"}, delivery="d-4")
+    invalid = post_payment(portal, http, {**payment, "reference": "BANK-4", "amount": "12.345"}, delivery="d-5")
+
+    assert applied.status_code == 200
+    assert applied.json()["outcome"] == "applied"
+    assert replayed.status_code == 409
+    assert same_reference.json()["outcome"] == "duplicate"
+    assert wrong_secret.status_code == 401
+    assert unsigned.status_code == 401
+    assert unknown.status_code == 202
+    assert unknown.json()["outcome"] == "unmatched"
+    assert invalid.status_code == 422
+    assert "amount" in invalid.json()["fields"]
+    with portal.runtime.session_factory() as session:
+        paid = session.scalars(select(Installment.paid_amount).where(Installment.request_id == request_id).order_by(Installment.sequence)).all()
+        unmatched = session.scalars(select(UnmatchedPayment.reference)).all()
+    assert [str(amount) for amount in paid] == ["143.52", "56.48", "0.00"]
+    assert unmatched == ["BANK-3"]
