@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 from urllib.error import URLError
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -22,6 +24,9 @@ from bot.config import Settings, load_policy
 from policy.config import PolicyError
 from storage.connectors.base import ConnectorError
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 app = typer.Typer(help="Payment plan requests, approvals and agreements, run from Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 import_app = typer.Typer(help="Load receivables data.", no_args_is_help=True)
@@ -29,7 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(agent_app, name="agent")
 app.add_typer(cli_audit.app, name="audit")
-app.add_typer(cli_report.app, name="report")
+app.command("report")(cli_report.report_command)
 app.command("sync")(sync_command)
 app.add_typer(cli_plans.app, name="plans")
 app.add_typer(cli_plans.payments_app, name="payments")
@@ -168,13 +173,7 @@ def serve(
     try:
         upgrade_database(settings.database_url)
     except SQLAlchemyError as error:
-        message = (
-            f"Opening the database at DATABASE_URL ({_display_url(settings.database_url)}) failed: "
-            f"{error.__class__.__name__}. Check the URL and that the server is running."
-        )
-        logger.error("database upgrade failed: %s", error)
-        error_console.print(message, soft_wrap=True, markup=False)
-        raise typer.Exit(2) from None
+        exit_on_database_error(settings.database_url, error)
     try:
         runtime = build_runtime(settings)
     except ConnectorError as error:
@@ -249,8 +248,61 @@ def _load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def open_database(settings: Settings) -> sessionmaker[Session]:
+    """Return a session factory for DATABASE_URL, whose schema must exist; exit with status 2 saying what to fix.
+
+    A SQLite file that does not exist is reported instead of opened, because
+    opening it would create an empty database without tables.
+    """
+    from storage.db import make_engine, make_session_factory
+
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        # A URL with "@" may carry a password, so its value is not printed.
+        value_text = "" if "@" in settings.database_url else f" {settings.database_url!r}"
+        error_console.print(
+            f"Invalid setting: DATABASE_URL{value_text} is not a database URL. Give one such as "
+            f"sqlite:///payplan.db or postgresql+psycopg://user@host/payplan. See {README_CONFIGURATION}.",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(2) from None
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        path = Path(url.database)
+        if path.is_dir():
+            error_console.print(f"DATABASE_URL names {path}, which is a directory. Give the path of the SQLite file.", soft_wrap=True, markup=False)
+            raise typer.Exit(2)
+        if not path.exists():
+            error_console.print(
+                f"The SQLite database {path} in DATABASE_URL does not exist. Run `payplan db upgrade` to create it, or fix DATABASE_URL.",
+                soft_wrap=True,
+                markup=False,
+            )
+            raise typer.Exit(2)
+    try:
+        return make_session_factory(make_engine(settings.database_url))
+    except SQLAlchemyError as error:
+        exit_on_database_error(settings.database_url, error)
+
+
+def exit_on_database_error(database_url: str, error: SQLAlchemyError) -> NoReturn:
+    """Log ``error``, print what failed and how to fix it, and exit with status 2."""
+    logger.error("database at %s failed: %s", _display_url(database_url), error)
+    # The driver's own message, such as "no such table: audit_events", without SQLAlchemy's SQL and link.
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    error_console.print(
+        f"The database at DATABASE_URL ({_display_url(database_url)}) failed: {reason}. Check the URL and that "
+        "the server is running, and run `payplan db upgrade` if tables are missing.",
+        soft_wrap=True,
+        markup=False,
+    )
+    raise typer.Exit(2) from None
+
+
 def _display_url(url: str) -> str:
     """Hide a password in a database URL before printing it."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an invalid URL"

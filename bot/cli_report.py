@@ -14,7 +14,6 @@ from rich.table import Table
 
 from storage.reporting import PlanReport, figure_rows, report_to_dict
 
-app = typer.Typer(help="Plan performance figures for a date range.")
 console = Console(soft_wrap=True, highlight=False)
 error_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -25,27 +24,24 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
-@app.callback(invoke_without_command=True)
 def report_command(
-    start: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"], help="First day of requests to include (YYYY-MM-DD, UTC)."),
-    end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"], help="Last day of requests to include (YYYY-MM-DD, UTC); also the date up to which installments and payments count. Defaults to today."),
+    start: str | None = typer.Option(None, "--from", metavar="YYYY-MM-DD", help="First day of requests to include (YYYY-MM-DD, UTC)."),
+    end: str | None = typer.Option(None, "--to", metavar="YYYY-MM-DD", help="Last day of requests to include (YYYY-MM-DD, UTC); also the date up to which installments and payments count. Defaults to today."),
     format: ReportFormat = typer.Option(ReportFormat.TABLE, "--format", help="table, csv or json."),
 ) -> None:
     """Report outcomes, approval times, SLA breaches, recovery, defaults and uneven treatment."""
     from bot.clock import SystemClock, business_date
-    from bot.cli_audit import session_factory_from_settings
-    from bot.config import Settings
+    from bot.cli import _load_settings
+    from bot.cli_audit import run_with_database
     from storage.reporting import compute_report
 
-    start_date = start.date() if start else None
-    end_date = end.date() if end else None
-    as_of = end_date or business_date(SystemClock(), Settings().timezone)
-    try:
-        with session_factory_from_settings()() as session:
-            report = compute_report(session, start=start_date, end=end_date, as_of=as_of)
-    except ValueError as error:
-        error_console.print(f"Invalid date range: {error}.", markup=False)
-        raise typer.Exit(2) from None
+    start_date = parse_day("--from", start)
+    end_date = parse_day("--to", end)
+    if start_date is not None and end_date is not None and start_date > end_date:
+        error_console.print(f"Invalid date range: --from {start_date} is after --to {end_date}; swap them.", markup=False)
+        raise typer.Exit(2)
+    as_of = end_date or business_date(SystemClock(), _load_settings().timezone)
+    report = run_with_database(lambda session: compute_report(session, start=start_date, end=end_date, as_of=as_of))
 
     if format is ReportFormat.JSON:
         typer.echo(json.dumps(report_to_dict(report), indent=2))
@@ -53,6 +49,17 @@ def report_command(
         write_csv(report)
     else:
         print_tables(report)
+
+
+def parse_day(option: str, text: str | None) -> date | None:
+    """Parse a YYYY-MM-DD option value; exit with status 2 naming the value when it is not a real date."""
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        error_console.print(f"{option} {text} is not a valid date; give a calendar date as YYYY-MM-DD.", markup=False)
+        raise typer.Exit(2) from None
 
 
 def write_csv(report: PlanReport) -> None:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import Connection, event, select, update
+from sqlalchemy import Connection, Text, event, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from storage.models import AuditChainHead, AuditEvent
@@ -43,7 +46,7 @@ class AuditChainError(Exception):
     """The audit chain cannot be appended to, for example because its head row is missing."""
 
 
-JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 def to_json_safe(value: Any) -> JsonValue:
@@ -51,8 +54,10 @@ def to_json_safe(value: Any) -> JsonValue:
 
     Decimals become strings such as ``"125.50"`` so no digit is lost, dates
     and datetimes become ISO 8601 strings, enums become their values, tuples
-    become lists, and dict keys must be strings. Raises ``TypeError`` for any
-    other type, and ``ValueError`` for a NaN or infinite number, which JSON
+    become lists, and dict keys must be strings. Raises ``TypeError`` for a
+    float, because a float's JSON text is not the same in every language
+    that recomputes the hash and money must be a Decimal, and for any other
+    type. Raises ``ValueError`` for a NaN or infinite Decimal, which JSON
     cannot represent.
     """
     # Enums first, because a str or int enum should be stored as its plain value.
@@ -61,9 +66,7 @@ def to_json_safe(value: Any) -> JsonValue:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{value} cannot be stored in JSON")
-        return value
+        raise TypeError(f"float {value!r} cannot be stored in an audit event; pass a Decimal or a string")
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"{value} cannot be stored in JSON")
@@ -152,7 +155,10 @@ def canonical_event_json(
     """Return the UTF-8 bytes that an event's hash covers.
 
     A JSON object with sorted keys, no spaces, and non-ASCII characters
-    written as themselves.
+    written as themselves. A lone surrogate (U+D800 to U+DFFF without its
+    pair, which JSON escapes such as ``"\\ud800"`` can produce) is encoded
+    as its three UTF-8-style bytes ("surrogatepass"), so every Python string
+    has a hash; other text encodes as plain UTF-8.
     """
     content = {
         "sequence": sequence,
@@ -167,7 +173,7 @@ def canonical_event_json(
         "details": details,
         "previous_hash": previous_hash,
     }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def compute_event_hash(row: Any) -> str:
@@ -226,7 +232,12 @@ def _claim_next_sequence(connection: Connection) -> tuple[int, str]:
         update(head).where(head.c.id == CHAIN_HEAD_ID).values(last_sequence=head.c.last_sequence + 1)
     )
     if moved.rowcount != 1:
-        raise AuditChainError("the audit chain head row is missing; run `payplan db upgrade` to create it")
+        # The migration creates the row and nothing in payplan deletes it, so
+        # a missing row means tampering, which must not be repaired silently.
+        raise AuditChainError(
+            f"the audit chain head row (audit_chain_head id {CHAIN_HEAD_ID}) is missing, so no audit event can be "
+            "appended; it was deleted outside payplan: restore the database from a backup and report the tampering"
+        )
     row = connection.execute(select(head.c.last_sequence, head.c.last_hash).where(head.c.id == CHAIN_HEAD_ID)).one()
     return row.last_sequence, row.last_hash
 
@@ -243,7 +254,9 @@ def _reject_delete(mapper: Any, connection: Any, target: AuditEvent) -> None:
 
 # Verification
 
-ProblemKind = Literal["content_changed", "row_deleted", "reordered", "previous_hash_mismatch", "not_in_chain_head"]
+ProblemKind = Literal[
+    "content_changed", "row_deleted", "reordered", "previous_hash_mismatch", "not_in_chain_head", "chain_head_changed"
+]
 
 
 @dataclass(frozen=True)
@@ -268,37 +281,109 @@ class ChainReport:
         return self.problem is None
 
 
+class UnreadableEventError(Exception):
+    """A stored event has a column that cannot be read back, so the row was changed outside the application."""
+
+    def __init__(self, event_id: int, column: str, reason: str) -> None:
+        super().__init__(f"audit event {event_id} is unreadable: its {column} {reason}; run `payplan audit verify`")
+        self.event_id = event_id
+        self.column = column
+
+
+@contextmanager
+def read_snapshot(session: Session) -> Iterator[Connection]:
+    """Open a connection of ``session``'s engine whose reads all see one committed state of the database.
+
+    PostgreSQL runs a read-only REPEATABLE READ transaction. On SQLite the
+    driver starts no transaction before a SELECT, so each statement would
+    see its own state. An explicit BEGIN makes the reads one transaction.
+    NOTE: in SQLite's default rollback-journal mode the open read transaction
+    makes writers wait until it ends, up to their busy timeout.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("BEGIN")
+            try:
+                yield connection
+            finally:
+                connection.exec_driver_sql("ROLLBACK")
+        return
+    options = {"isolation_level": "REPEATABLE READ"}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        yield connection
+
+
 def verify_chain(session: Session) -> ChainReport:
     """Check every stored event against the chain, in sequence order, and stop at the first problem.
 
-    Detects a changed column (the recomputed hash differs, or the id no longer
-    equals the sequence), a deleted row (a gap in the sequence, or fewer
-    events than the chain head counts), a reordered row, a broken link (the
-    previous hash differs from the preceding event's hash) and forged rows
-    that the chain head does not count.
+    Detects a changed column: the recomputed hash differs, the id no longer
+    equals the sequence, or a value cannot be read. Detects a deleted row: a
+    gap in the sequence, or fewer events than the chain head counts. Also
+    detects a reordered row, a broken link (the previous hash differs from
+    the preceding event's hash), forged rows that the chain head does not
+    count, and a missing or changed chain head. The chain head and the events are read in one
+    snapshot, so events committed while this runs are not mistaken for
+    forged rows. Reads only committed data, through its own connection.
     """
-    head = session.execute(
-        select(AuditChainHead.last_sequence, AuditChainHead.last_hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
-    ).one_or_none()
-    head_sequence = head.last_sequence if head else 0
-    head_hash = head.last_hash if head else GENESIS_HASH
+    with read_snapshot(session) as connection:
+        head = connection.execute(
+            select(AuditChainHead.__table__).where(AuditChainHead.__table__.c.id == CHAIN_HEAD_ID)
+        ).one_or_none()
+        head_problem = _check_head(head)
+        if head_problem is not None:
+            return ChainReport(0, GENESIS_HASH, head_problem)
+        assert head is not None
+        return _walk_chain(connection, head.last_sequence, head.last_hash)
 
+
+def _check_head(head: Any) -> ChainProblem | None:
+    if head is None:
+        return ChainProblem(
+            None,
+            "chain_head_changed",
+            f"the chain head row (audit_chain_head id {CHAIN_HEAD_ID}) is missing, so deleted events at the end of "
+            "the chain cannot be detected; it was deleted outside the application",
+        )
+    if type(head.last_sequence) is not int or head.last_sequence < 0:
+        return ChainProblem(
+            None,
+            "chain_head_changed",
+            f"the chain head's last sequence {head.last_sequence!r} is not a whole number of events; "
+            "it was changed outside the application",
+        )
+    return None
+
+
+def _walk_chain(connection: Connection, head_sequence: int, head_hash: str) -> ChainReport:
     checked = 0
     previous_hash = GENESIS_HASH
-    for row in _rows_in_chain_order(session):
+    for raw in _rows_in_chain_order(connection):
         expected = checked + 1
+        try:
+            row = decode_event_row(raw)
+        except UnreadableEventError as error:
+            return ChainReport(checked, previous_hash, ChainProblem(raw.id, "content_changed", f"{error}; a column was changed"))
         problem = _check_row(row, expected, previous_hash, head_sequence)
         if problem is not None:
             return ChainReport(checked, previous_hash, problem)
         checked = row.sequence
         previous_hash = row.hash
 
+    if checked == 0 and head_sequence > 0:
+        return ChainReport(checked, previous_hash, ChainProblem(
+            None,
+            "row_deleted",
+            f"no events are stored but the chain head counts {head_sequence}; every event was deleted",
+        ))
     if checked < head_sequence:
         return ChainReport(checked, previous_hash, ChainProblem(
             None,
             "row_deleted",
             f"the chain head counts {head_sequence} events but the last stored event is sequence {checked}; "
-            f"events {checked + 1} to {head_sequence} were deleted",
+            f"{_events_phrase(checked + 1, head_sequence)} deleted",
         ))
     if previous_hash != head_hash:
         return ChainReport(checked, previous_hash, ChainProblem(
@@ -310,27 +395,42 @@ def verify_chain(session: Session) -> ChainReport:
     return ChainReport(checked, previous_hash, None)
 
 
-def _rows_in_chain_order(session: Session) -> Iterator[Any]:
+def _events_phrase(first: int, last: int) -> str:
+    """Return "event 4 was" or "events 4 to 6 were"."""
+    return f"event {first} was" if first == last else f"events {first} to {last} were"
+
+
+def _rows_in_chain_order(connection: Connection) -> Iterator[Any]:
     table = AuditEvent.__table__
-    # Rows without a sequence come first on both databases, so a forged row
-    # that skipped the chain is reported instead of being missed at the end.
-    query = select(table).order_by(table.c.sequence.is_not(None), table.c.sequence, table.c.id)
-    yield from session.execute(query.execution_options(yield_per=1000))
+    # Rows without an integer sequence come first, so a forged or changed row
+    # is reported at that row instead of as a gap before the next one.
+    # SQLite stores any value in an INTEGER column; PostgreSQL only integers.
+    if connection.dialect.name == "sqlite":
+        misplaced = func.coalesce(func.typeof(table.c.sequence) != "integer", True)
+    else:
+        misplaced = table.c.sequence.is_(None)
+    query = select(*raw_event_columns()).order_by(misplaced.desc(), table.c.sequence, table.c.id)
+    yield from connection.execute(query.execution_options(yield_per=1000))
 
 
 def _check_row(row: Any, expected: int, previous_hash: str, head_sequence: int) -> ChainProblem | None:
     if row.sequence is None or row.hash is None or row.previous_hash is None:
         return ChainProblem(row.id, "content_changed", f"event {row.id} has no sequence or hash; it was not appended through the chain")
-    if row.sequence > head_sequence:
+    if type(row.sequence) is not int:
+        return ChainProblem(
+            row.id, "content_changed", f"event {row.id} has sequence {row.sequence!r}, which is not a whole number; a column was changed"
+        )
+    if row.sequence < 1 or row.sequence > head_sequence:
         return ChainProblem(
             row.id,
             "not_in_chain_head",
-            f"event {row.id} has sequence {row.sequence} but the chain head counts only {head_sequence} events; "
-            "it was inserted outside the application",
+            f"event {row.id} has sequence {row.sequence}, out of the chain head's range 1 to {head_sequence}; "
+            "it was forged or renumbered outside the application",
         )
     if row.sequence > expected:
-        missing = str(expected) if row.sequence == expected + 1 else f"{expected} to {row.sequence - 1}"
-        return ChainProblem(row.id, "row_deleted", f"events with sequence {missing} are missing before event {row.id}; rows were deleted")
+        return ChainProblem(
+            row.id, "row_deleted", f"{_events_phrase(expected, row.sequence - 1)} deleted before event {row.id}"
+        )
     if row.id != row.sequence:
         return ChainProblem(
             row.id,
@@ -354,6 +454,58 @@ def _check_row(row: Any, expected: int, previous_hash: str, head_sequence: int) 
             "the earlier event was rewritten or this one was forged",
         )
     return None
+
+
+# Reading stored rows without trusting them
+
+_RAW_COLUMNS = ("occurred_at", "before", "after", "details")
+
+
+def raw_event_columns() -> list[Any]:
+    """Return the event columns to select, with time and JSON columns as the driver returns them.
+
+    A row changed outside the application may hold text that the ORM types
+    would fail to parse in the middle of a query; :func:`decode_event_row`
+    parses those columns one row at a time and names the bad one.
+    """
+    table = AuditEvent.__table__
+    return [type_coerce(column, Text()) if column.name in _RAW_COLUMNS else column for column in table.columns]
+
+
+def decode_event_row(raw: Any) -> SimpleNamespace:
+    """Parse one row selected with :func:`raw_event_columns`; raise :class:`UnreadableEventError` naming a bad column."""
+    values = dict(raw._mapping)
+    values["occurred_at"] = _decode_time(raw.id, raw.occurred_at)
+    for name in ("before", "after", "details"):
+        values[name] = _decode_json(raw.id, name, values[name])
+    return SimpleNamespace(**values)
+
+
+def _decode_time(event_id: int, value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise UnreadableEventError(event_id, "occurred_at", f"{value!r} is not a date and time") from None
+    else:
+        raise UnreadableEventError(event_id, "occurred_at", f"{value!r} is not a date and time")
+    # Stored times are UTC without an offset, as storage.types.UTCDateTime writes them.
+    return parsed.replace(tzinfo=timezone.utc)
+
+
+def _decode_json(event_id: int, column: str, value: Any) -> Any:
+    # SQLite returns JSON columns as text; psycopg parses them itself.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise UnreadableEventError(event_id, column, f"is not valid JSON ({error})") from None
+    # record_event stores a JSON object in each of these columns.
+    if not isinstance(value, dict):
+        raise UnreadableEventError(event_id, column, f"{value!r} is not a JSON object")
+    return value
 
 
 # Export
@@ -385,25 +537,47 @@ def export_events(session: Session, output: TextIO, *, request_id: int | None = 
     """
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"export format {fmt!r} is not one of csv, jsonl")
-    query = select(AuditEvent).order_by(AuditEvent.sequence)
+    query = select(*raw_event_columns()).order_by(AuditEvent.__table__.c.sequence)
     if request_id is not None:
-        query = query.where(AuditEvent.request_id == request_id)
+        query = query.where(AuditEvent.__table__.c.request_id == request_id)
 
     writer = csv.writer(output) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for audit_event in session.scalars(query.execution_options(yield_per=1000)):
-        record = event_to_dict(audit_event)
+    for raw in session.execute(query.execution_options(yield_per=1000)):
+        record = event_to_dict(decode_event_row(raw))
         if writer is not None:
             writer.writerow([_csv_cell(record[column]) for column in EXPORT_COLUMNS])
         else:
-            output.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            output.write(jsonl_line(record))
         count += 1
     return count
 
 
-def event_to_dict(audit_event: AuditEvent) -> dict[str, Any]:
+# Characters that json.dumps writes unescaped when ensure_ascii is off but
+# that break a text export: U+0085, U+2028 and U+2029 end a line for
+# str.splitlines and JavaScript, and a lone surrogate cannot be written as
+# UTF-8 at all.
+_UNSAFE_IN_TEXT = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+
+
+def escape_json_text(text: str) -> str:
+    """Write the characters of ``_UNSAFE_IN_TEXT`` in JSON text ``text`` as ``\\uXXXX`` escapes.
+
+    json.dumps emits these characters only inside string literals, where an
+    escape means the same character, so a JSON parser reads the same value
+    back and the hash is unaffected.
+    """
+    return _UNSAFE_IN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    """Return ``record`` as one JSON Lines line, ending in a newline; see :func:`escape_json_text`."""
+    return escape_json_text(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n"
+
+
+def event_to_dict(audit_event: Any) -> dict[str, Any]:
     """Return an event as JSON-ready values, its time in the format the hash covers."""
     return {
         "id": audit_event.id,
@@ -424,7 +598,7 @@ def event_to_dict(audit_event: AuditEvent) -> dict[str, Any]:
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return escape_json_text(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     if value is None:
         return ""
     return value

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.audit import decode_event_row, raw_event_columns
 from storage.models import AuditEvent
 
 
@@ -32,21 +33,34 @@ class HistoryEntry:
     text: str
 
     def line(self) -> str:
-        """Return the entry as one line: UTC time, revision and sentence."""
+        """Return the entry as one line: sequence number as in the export, UTC time, revision and sentence.
+
+        Line breaks inside recorded text, such as a multi-line comment, are
+        shown as ⏎ so that every event stays on one line.
+        """
         when = self.occurred_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         revision = f"rev {self.revision}" if self.revision is not None else "no rev"
-        return f"{when} [{revision}] {self.text}"
+        return show_line_breaks(f"#{self.sequence} {when} [{revision}] {self.text}")
+
+
+def show_line_breaks(text: str) -> str:
+    """Replace each line break that :meth:`str.splitlines` recognises, and CRLF as one, with ⏎."""
+    return "⏎".join(text.splitlines())
 
 
 def request_history(session: Session, request_id: int) -> list[HistoryEntry]:
     """Return the events of ``request_id``, oldest first, each with a readable sentence.
 
     Returns an empty list when the request has no events, for example when
-    it does not exist.
+    it does not exist. Raises :class:`storage.audit.UnreadableEventError`
+    naming the event when a stored row cannot be parsed.
     """
-    query = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.sequence)
-    return [
-        HistoryEntry(
+    table = AuditEvent.__table__
+    query = select(*raw_event_columns()).where(table.c.request_id == request_id).order_by(table.c.sequence)
+    entries = []
+    for raw in session.execute(query):
+        audit_event = decode_event_row(raw)
+        entries.append(HistoryEntry(
             event_id=audit_event.id,
             sequence=audit_event.sequence,
             occurred_at=audit_event.occurred_at,
@@ -54,9 +68,8 @@ def request_history(session: Session, request_id: int) -> list[HistoryEntry]:
             action=audit_event.action,
             revision=audit_event.revision,
             text=describe_event(audit_event.actor, audit_event.action, audit_event.before, audit_event.after, audit_event.details),
-        )
-        for audit_event in session.scalars(query)
-    ]
+        ))
+    return entries
 
 
 def describe_event(actor: str, action: str, before: dict[str, Any], after: dict[str, Any], details: dict[str, Any]) -> str:

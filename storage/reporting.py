@@ -34,7 +34,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -191,7 +191,8 @@ def _load_requests(session: Session, start: date | None, end: date | None) -> li
     if start is not None:
         query = query.where(PlanRequest.created_at >= datetime.combine(start, datetime.min.time(), timezone.utc))
     if end is not None:
-        query = query.where(PlanRequest.created_at < datetime.combine(end + timedelta(days=1), datetime.min.time(), timezone.utc))
+        # The last microsecond of the end day, because the day after 9999-12-31 does not exist.
+        query = query.where(PlanRequest.created_at <= datetime.combine(end, time.max, timezone.utc))
     return list(session.scalars(query))
 
 
@@ -299,8 +300,16 @@ def _deviation_codes(request: PlanRequest) -> list[str]:
 
 
 def _outcome(request: PlanRequest) -> str | None:
-    if request.status in ("rejected", "ineligible"):
-        return request.status
+    """Return "approved" or "rejected" for a request an approver decided, and None otherwise.
+
+    Requests that the policy's eligibility rules closed (status ineligible)
+    are left out: a hard rule explains their outcome, so comparing them with
+    approved requests would flag nearly every group. An ineligible request
+    that was granted an exception and then decided is in a later status and
+    counts.
+    """
+    if request.status == "rejected":
+        return "rejected"
     if request.status in HUMAN_DECIDED_STATUSES:
         return "approved"
     return None
@@ -374,7 +383,8 @@ def figure_rows(report: PlanReport) -> list[FigureRow]:
 
 
 def _duration_rows(figure: str, group: str, stats: DurationStats) -> list[FigureRow]:
-    basis = f"{stats.count} decisions" if figure == "approval hours" else f"{stats.count} agreements"
+    noun = "decision" if figure == "approval hours" else "agreement"
+    basis = f"{stats.count} {noun}" if stats.count == 1 else f"{stats.count} {noun}s"
     return [
         FigureRow(f"{figure}, median", group, _text(stats.median_hours), basis),
         FigureRow(f"{figure}, 90th percentile", group, _text(stats.p90_hours), basis),

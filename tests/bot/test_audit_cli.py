@@ -51,19 +51,19 @@ def test_history_tells_whole_chain(workflow: Workflow, accepted_plan: int) -> No
 
     document_hash = agreement.terms_hash
     assert [entry.line() for entry in entries] == [
-        f"2013-06-14 15:00 UTC [rev 1] {REQUESTER} requested a plan for account SMALL: balance 430.55, "
+        f"#1 2013-06-14 15:00 UTC [rev 1] {REQUESTER} requested a plan for account SMALL: balance 430.55, "
         "down payment 43.05, 4 installments from 2013-07-15, reason cash_flow",
-        "2013-06-14 15:00 UTC [rev 1] policy b2b-2026.1 assessed the terms: eligible, risk grade A, flags none, "
+        "#2 2013-06-14 15:00 UTC [rev 1] policy b2b-2026.1 assessed the terms: eligible, risk grade A, flags none, "
         "route collections_manager; summary by offline, prompt version 2",
-        "2013-06-14 15:00 UTC [rev 1] system:policy sent the request for approval: collections_manager",
-        "2013-06-14 15:00 UTC [rev 1] UMANAGER approved step 1 (collections_manager)",
-        "2013-06-14 15:00 UTC [rev 1] UMANAGER approved the request: every step is signed",
-        f"2013-06-14 15:00 UTC [rev 1] agreement {agreement.id} sent to the customer, document hash {document_hash}, "
+        "#3 2013-06-14 15:00 UTC [rev 1] system:policy sent the request for approval: collections_manager",
+        "#4 2013-06-14 15:00 UTC [rev 1] UMANAGER approved step 1 (collections_manager)",
+        "#5 2013-06-14 15:00 UTC [rev 1] UMANAGER approved the request: every step is signed",
+        f"#6 2013-06-14 15:00 UTC [rev 1] agreement {agreement.id} sent to the customer, document hash {document_hash}, "
         "link valid until 2013-06-28T15:00:00+00:00",
-        f"2013-06-14 15:00 UTC [rev 1] the customer accepted the agreement with document hash {document_hash} from 192.0.2.10",
+        f"#7 2013-06-14 15:00 UTC [rev 1] the customer accepted the agreement with document hash {document_hash} from 192.0.2.10",
         # The down payment and four installments.
-        "2013-06-14 15:00 UTC [rev 1] the plan became active with 5 installments",
-        "2013-06-14 15:00 UTC [rev 1] the account moved from collections to scheduled_repayment",
+        "#8 2013-06-14 15:00 UTC [rev 1] the plan became active with 5 installments",
+        "#9 2013-06-14 15:00 UTC [rev 1] the account moved from collections to scheduled_repayment",
     ]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.audit import record_event
 from storage.models import Account, Agreement, ApprovalStep, Assessment, Installment, Payment, PlanRequest, TermRevision
-from storage.reporting import DurationStats, Rate, balance_band_label, compute_report, duration_stats, rate
+from storage.reporting import DurationStats, Rate, balance_band_label, compute_report, duration_stats, figure_rows, rate
 
 START = date(2026, 3, 1)
 END = date(2026, 3, 31)
@@ -234,20 +234,39 @@ def test_report_share_outside_standard_policy(report_session: Session) -> None:
 def test_report_consistency_groups(report_session: Session) -> None:
     report = compute_report(report_session, start=START, end=END, as_of=AS_OF)
 
-    # Grade C, balance 1000 to <5000: request 2 approved, 3 rejected, 6
-    # ineligible. Grade A in the same band holds only request 1, and request
-    # 4 is alone in its band, so neither group is listed.
+    # Grade C, balance 1000 to <5000: request 2 approved, 3 rejected, and 6
+    # left out because the policy closed it as ineligible. Grade A in the
+    # same band holds only request 1, and request 4 is alone in its band, so
+    # neither group is listed.
     assert len(report.consistency) == 1
     group = report.consistency[0]
     assert (group.risk_grade, group.balance_band) == ("C", "1000 to <5000")
-    assert [(case.request_id, case.outcome) for case in group.cases] == [(2, "approved"), (3, "rejected"), (6, "ineligible")]
+    assert [(case.request_id, case.outcome) for case in group.cases] == [(2, "approved"), (3, "rejected")]
     assert group.cases[0].reasons == (
         "policy: 8 installments is above the maximum of 6",
         "collections_manager approved by UMANAGER: customer has paid for ten years",
     )
     assert group.cases[1].reasons == ("collections_manager rejected by UMANAGER: two missed plans last year",)
-    assert group.cases[2].reasons == ("policy: 40% of the balance is disputed; the maximum is 25%",)
     assert group.cases[1].balance == Decimal("3500.00")
+
+
+def test_consistency_ignores_ineligible_requests(session: Session) -> None:
+    # Request 2 was approved and request 6, of the same grade and band, was
+    # closed by the eligibility rules: no person decided differently.
+    add_plan(session, PLANS[1])
+    add_plan(session, PLANS[5])
+    session.commit()
+
+    report = compute_report(session, start=START, end=END, as_of=AS_OF)
+
+    assert report.outcomes == {"defaulted": 1, "ineligible": 1}
+    assert report.consistency == ()
+
+
+def test_report_accepts_widest_date_range(report_session: Session) -> None:
+    report = compute_report(report_session, start=date(1, 1, 1), end=date(9999, 12, 31), as_of=AS_OF)
+
+    assert report.requests == 7
 
 
 def test_report_without_range_includes_every_request(report_session: Session) -> None:
@@ -293,3 +312,11 @@ def test_balance_band_label(balance: str, label: str) -> None:
     bands = [Decimal("0"), Decimal("1000"), Decimal("5000"), Decimal("25000"), Decimal("100000")]
 
     assert balance_band_label(Decimal(balance), bands) == label
+
+
+def test_figure_basis_singular_for_one(report_session: Session) -> None:
+    report = compute_report(report_session, start=START, end=END, as_of=AS_OF)
+    bases = {(row.figure, row.group): row.basis for row in figure_rows(report)}
+
+    assert bases[("approval hours, median", "legal_compliance")] == "1 decision"
+    assert bases[("approval hours, median", "collections_manager")] == "3 decisions"
