@@ -88,6 +88,16 @@ def hash_terms(terms: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# Fields of a schedule row that the customer agrees to and that become
+# installments. The assessment's rows also carry principal, interest, fee
+# and balance_after, which follow from these.
+AGREED_PAYMENT_FIELDS = ("sequence", "due_date", "amount")
+
+
+def _agreed_payment(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in AGREED_PAYMENT_FIELDS}
+
+
 def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the terms a customer agrees to, as plain JSON values.
 
@@ -105,7 +115,7 @@ def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None =
         "installment_count": revision.installment_count,
         "frequency": revision.frequency,
         "first_due_date": revision.first_due_date.isoformat(),
-        "schedule": assessment.schedule if assessment else [],
+        "schedule": [_agreed_payment(row) for row in assessment.schedule] if assessment else [],
         "policy_version": assessment.policy_version if assessment else None,
     }
     if extras:
