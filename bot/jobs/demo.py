@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from rich.console import Console
+from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.config import Settings
@@ -18,7 +19,7 @@ from bot.errors import InvalidInput
 from bot.jobs.scheduler import build_context, run_job
 from bot.runtime import Runtime
 from bot.workflow import RequestInput
-from storage.models import PlanRequest
+from storage.models import PlanRequest, TermRevision
 from storage.repository import PastDueEpisode, past_due_episodes
 
 DEMO_TIMEZONE = "America/New_York"
@@ -87,8 +88,20 @@ def _open_undecided_requests(
             request = session.get(PlanRequest, request_id)
             if request is None or request.status != "pending_approval":
                 continue
+        if not _ladder_step_pending(runtime, request_id):
+            continue
         start = start or moment
         opened += 1
         if opened == EXTRA_REQUESTS:
             break
     return start
+
+
+
+def _ladder_step_pending(runtime: Runtime, request_id: int) -> bool:
+    """Return whether the request's pending step is of a tier that can escalate, not a review such as a credit analyst's."""
+    ladder = {tier.name for tier in runtime.policy.tiers}
+    with runtime.session_factory() as session:
+        revision = session.scalars(select(TermRevision).where(TermRevision.request_id == request_id).order_by(TermRevision.number.desc())).first()
+        pending = next((step for step in revision.steps if step.status == "pending"), None) if revision else None
+        return pending is not None and pending.tier in ladder
