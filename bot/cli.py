@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.cli_agent import agent_app
 from bot import cli_audit, cli_plans, cli_policy, cli_report
 from bot.cli_sync import sync_command
+from bot.cli_jobs import jobs_app, scheduler_tier_settings
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
 from storage.connectors.base import ConnectorError
@@ -39,6 +40,7 @@ app.add_typer(cli_plans.app, name="plans")
 app.add_typer(cli_plans.payments_app, name="payments")
 app.add_typer(cli_policy.policy_app, name="policy")
 import_app.command("uci-credit")(cli_policy.import_uci_command)
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -164,6 +166,11 @@ def serve(
             markup=False,
         )
         raise typer.Exit(2)
+    for variable, names in scheduler_tier_settings(settings).items():
+        unknown = sorted(set(names) - set(policy.tier_names()))
+        if unknown:
+            error_console.print(f"{variable} names unknown tiers {unknown}; the policy's tiers are {policy.tier_names()}.", soft_wrap=True, markup=False)
+            raise typer.Exit(2)
 
     try:
         upgrade_database(settings.database_url)
@@ -195,6 +202,11 @@ def serve(
         signing_secret=signing_secret,
         requests_webhook_max_body_bytes=settings.requests_webhook_max_body_bytes,
     )
+    scheduler = None
+    if settings.scheduler_enabled:
+        from bot.jobs.scheduler import build_context, start_scheduler
+
+        scheduler = start_scheduler(build_context(runtime, settings))
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -206,6 +218,8 @@ def serve(
         logger.info("connected to Slack in Socket Mode")
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     runtime.close()
     logger.info("payplan stopped")
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import grade_text
 from bot.errors import InvalidInput, NotFound
+from bot.jobs.away import handle_away_command
 from bot.messages import HELP, actor_mention, day, escape_mrkdwn, money, request_label, status_text
 from bot.workflow import Workflow
 from policy.lifecycle import OPEN_STATUSES, Status
@@ -34,6 +35,8 @@ def run_command(workflow: Workflow, user_id: str, text: str) -> str:
     words = text.split()
     name = words[0].lower() if words else "help"
     arguments = words[1:]
+    if name == "away":
+        return handle_away_command(workflow, user_id=user_id, text=text)
     try:
         if name == "status":
             return request_status(workflow, _one_id(name, arguments))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.agent_usage import ModelPrice
 from policy.config import Policy, PolicyError, parse_policy
@@ -87,6 +88,56 @@ class Settings(BaseSettings):
     # Connector and request webhook fixes (docs/connectors.md, docs/webhooks.md)
     netsuite_base_url: str | None = Field(None, validation_alias="NETSUITE_BASE_URL")
     requests_webhook_max_body_bytes: int = Field(1_048_576, ge=1024, le=16_777_216, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_MAX_BODY_BYTES")
+    # Scheduler: business calendar, approval SLAs, delegation, reminders and digests.
+    holiday_country: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_COUNTRY")
+    holiday_subdivision: str | None = Field(None, validation_alias="PAYPLAN_HOLIDAY_SUBDIVISION")
+    business_hours: Annotated[tuple[time, time], NoDecode] = Field((time(9), time(17)), validation_alias="PAYPLAN_BUSINESS_HOURS")
+    # Business hours per tier until the nudge and until the escalation; "*" applies to unlisted tiers.
+    sla_hours: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=lambda: {"*": (Decimal(8), Decimal(16))}, validation_alias="PAYPLAN_SLA_HOURS"
+    )
+    backup_approvers: dict[str, list[str]] = Field(default_factory=dict, validation_alias="PAYPLAN_BACKUP_APPROVERS")
+    delegates: dict[str, list[str]] = Field(default_factory=dict, validation_alias="PAYPLAN_DELEGATES")
+    fallback_approvers: list[str] = Field(default_factory=list, validation_alias="PAYPLAN_FALLBACK_APPROVERS")
+    # Slack signals that count as away besides /payplan away: presence, dnd, status.
+    away_signals: list[Literal["presence", "dnd", "status"]] = Field(default_factory=list, validation_alias="PAYPLAN_AWAY_SIGNALS")
+    max_revision_rounds: int = Field(3, ge=1, validation_alias="PAYPLAN_MAX_REVISION_ROUNDS")
+    changes_wait_days: int = Field(5, ge=1, validation_alias="PAYPLAN_CHANGES_WAIT_DAYS")
+    agreement_reminder_days: int = Field(3, ge=1, validation_alias="PAYPLAN_AGREEMENT_REMINDER_DAYS")
+    digest_time: time = Field(time(8, 30), validation_alias="PAYPLAN_DIGEST_TIME")
+    digest_recipients: list[str] = Field(default_factory=list, validation_alias="PAYPLAN_DIGEST_RECIPIENTS")
+    # ISO weekday (1 is Monday) of the weekly digest with the chart.
+    weekly_digest_weekday: int = Field(1, ge=1, le=7, validation_alias="PAYPLAN_WEEKLY_DIGEST_WEEKDAY")
+    scheduler_enabled: bool = Field(True, validation_alias="PAYPLAN_SCHEDULER_ENABLED")
+    customer_reminder_days: int = Field(3, ge=1, le=60, validation_alias="PAYPLAN_CUSTOMER_REMINDER_DAYS")
+    customer_contact_hours: Annotated[tuple[time, time], NoDecode] = Field((time(8), time(21)), validation_alias="PAYPLAN_CUSTOMER_CONTACT_HOURS")
+    customer_contact_limit: int = Field(7, ge=1, validation_alias="PAYPLAN_CUSTOMER_CONTACT_LIMIT")
+    customer_contact_window_days: int = Field(7, ge=1, validation_alias="PAYPLAN_CUSTOMER_CONTACT_WINDOW_DAYS")
+
+    @field_validator("business_hours", "customer_contact_hours", mode="before")
+    @classmethod
+    def _parse_business_hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            start, separator, end = value.partition("-")
+            if not separator:
+                raise ValueError(f"hours {value!r} must look like 09:00-17:00")
+            return (start.strip(), end.strip())
+        return value
+
+    @field_validator("business_hours", "customer_contact_hours")
+    @classmethod
+    def _hours_in_order(cls, hours: tuple[time, time]) -> tuple[time, time]:
+        if hours[0] >= hours[1]:
+            raise ValueError(f"hours start {hours[0]} must be before the end {hours[1]}")
+        return hours
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _nudge_before_escalation(cls, hours: dict[str, tuple[Decimal, Decimal]]) -> dict[str, tuple[Decimal, Decimal]]:
+        for tier, (nudge, escalate) in hours.items():
+            if not Decimal(0) < nudge < escalate:
+                raise ValueError(f"SLA for {tier}: the nudge ({nudge} h) must be above 0 and below the escalation ({escalate} h)")
+        return hours
 
     @field_validator("timezone")
     @classmethod

@@ -27,6 +27,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.demo_payments import print_plans, replay_payments
 from bot.ids import Action, Callback
+from bot.jobs.demo import run_scheduler_demo
 from bot.messages import request_label
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_asgi_app
@@ -120,6 +121,7 @@ def run_demo(*, db_path: Path, csv_path: Path | None, console: Console) -> list[
             replay.decide(request_id, reject=request_id == rejected)
         for request_id in request_ids:
             replay.accept_if_sent(request_id)
+        run_scheduler_demo(runtime, settings, clock, {episode.account_id for episode in episodes}, REQUESTER, console)
 
         behaviours = replay_payments(runtime, clock, console)
         rows = _rows(runtime, request_ids)

@@ -15,6 +15,7 @@ HELP = (
     "• `/payplan list [mine|pending|stalled]` lists your open requests (the default), all requests pending approval, "
     "or those with no change for more than 2 days\n"
     "• `/payplan history PP-00012` lists every recorded event of a request, oldest first\n"
+    "• `/payplan away FROM TO [delegate @user]` records an absence, dates as YYYY-MM-DD\n"
     "• `/payplan help` shows this message\n"
     "Request ids may also be given as plain numbers, such as `12`."
 )

@@ -255,40 +255,50 @@ class NegotiationMixin:
         is an approver of the step's tier, or ``system:<job>`` for a
         scheduled escalation, which skips the approver check.
         """
+        with self.session_factory.begin() as session:
+            outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        self._notify("step_decided", outcome.request_id, step_id)
+        return outcome
+
+    def escalate_in_session(
+        self: Workflow, session: Session, *, actor: str, step_id: int, reason: str, same_tier: bool = False
+    ) -> DecisionOutcome:
+        """Escalate inside the caller's transaction, without notifying; ``same_tier`` opens a step of the same tier.
+
+        A scheduler job uses this so that its claim on the step and the
+        escalation commit together, and notifies after its commit. The same
+        tier is for the tier's backup approvers.
+        """
         from bot.workflow import DecisionOutcome
 
         if not reason.strip():
             raise InvalidInput("An escalation needs a reason.", {"comment": "Say why the next tier should decide."})
-        with self.session_factory.begin() as session:
-            if actor.startswith(SYSTEM_ACTOR_PREFIX):
-                step, revision, request = _load_pending_step(session, step_id)
-            else:
-                step, revision, request = self._load_step_for_decision(session, step_id, actor)
-            next_tier = _next_tier(self.policy, step.tier, request)
-            self._claim_step(session, step, request, actor, "escalated", reason)
+        if actor.startswith(SYSTEM_ACTOR_PREFIX):
+            step, revision, request = _load_pending_step(session, step_id)
+        else:
+            step, revision, request = self._load_step_for_decision(session, step_id, actor)
+        next_tier = step.tier if same_tier else _next_tier(self.policy, step.tier, request)
+        self._claim_step(session, step, request, actor, "escalated", reason)
 
-            # Make room right after the escalated step, moving the last step first
-            # so that (revision, sequence) stays unique at every flush.
-            for later in sorted((s for s in revision.steps if s.sequence > step.sequence), key=lambda s: -s.sequence):
-                later.sequence += 1
-                session.flush()
-            new_step = ApprovalStep(revision_id=revision.id, sequence=step.sequence + 1, tier=next_tier, status="pending")
-            session.add(new_step)
+        # Make room right after the escalated step, moving the last step first
+        # so that (revision, sequence) stays unique at every flush.
+        for later in sorted((s for s in revision.steps if s.sequence > step.sequence), key=lambda s: -s.sequence):
+            later.sequence += 1
             session.flush()
-            self._audit(
-                session,
-                actor,
-                "step.pending",
-                request,
-                {"step": step.sequence, "tier": step.tier, "status": "escalated"},
-                {"step": new_step.sequence, "tier": next_tier, "status": "pending", "reason": reason},
-            )
-            request.updated_at = self.clock.now()
-            request_id, status = request.id, request.status
-
-        logger.info("request %s step %s escalated to %s by %s", request_id, step_id, next_tier, actor)
-        self._notify("step_decided", request_id, step_id)
-        return DecisionOutcome(request_id, step_id, "escalate", status, None)
+        new_step = ApprovalStep(revision_id=revision.id, sequence=step.sequence + 1, tier=next_tier, status="pending")
+        session.add(new_step)
+        session.flush()
+        self._audit(
+            session,
+            actor,
+            "step.pending",
+            request,
+            {"step": step.sequence, "tier": step.tier, "status": "escalated"},
+            {"step": new_step.sequence, "tier": next_tier, "status": "pending", "reason": reason},
+        )
+        request.updated_at = self.clock.now()
+        logger.info("request %s step %s escalated to %s by %s", request.id, step_id, next_tier, actor)
+        return DecisionOutcome(request.id, step_id, "escalate", request.status, None)
 
     def next_tier_of(self: Workflow, step: ApprovalStep) -> str:
         """Return the tier an escalation of ``step`` goes to; raise InvalidInput at the top tier."""

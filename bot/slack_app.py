@@ -24,6 +24,7 @@ from bot import blocks
 from bot.background import SlowWork
 from bot.errors import InvalidInput, PayplanError
 from bot.ids import FIELD_BLOCKS, Action, Block, Callback
+from bot.jobs.listeners import register_job_listeners
 from bot.commands import run_command
 from bot.listeners import register_flow_listeners
 from bot.messages import UNEXPECTED_ERROR
@@ -125,6 +126,7 @@ def build_slack_app(
         )
 
     register_flow_listeners(app, workflow)
+    register_job_listeners(app, workflow)
 
     @app.error
     def handle_unexpected_error(error: Exception, body: dict[str, Any]) -> None:

@@ -7,9 +7,11 @@ Slack's, so code under test takes the same paths as against Slack.
 
 These methods get realistic replies: chat.postMessage,
 chat.update, chat.postEphemeral, chat.getPermalink, views.open/update/push,
-auth.test, users.info, conversations.join, usergroups.users.list (members
+auth.test, users.info, users.getPresence, users.profile.get, dnd.info,
+conversations.join, conversations.open, usergroups.users.list (members
 set with ``set_usergroup``) and the two-step upload that ``files_upload_v2``
-performs. Every other method replies ``{"ok": true}``.
+performs. Every other method replies ``{"ok": true}``. ``set_user()`` sets
+what the user methods report for one user.
 
 ``fail_next`` makes a call fail as Slack does (an error code, or HTTP 429
 with ``Retry-After``), and ``drop_next`` closes the connection without a
@@ -62,6 +64,9 @@ _REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files",),
     "users.info": ("user",),
     "usergroups.users.list": ("usergroup",),
+    "users.getPresence": ("user",),
+    "users.profile.get": ("user",),
+    "conversations.open": ("users",),
     "views.open": ("trigger_id", "view"),
     "views.push": ("trigger_id", "view"),
     "views.update": ("view",),
@@ -144,6 +149,7 @@ class SlackStub:
         self._responses: dict[str, StubResponse] = {}
         self._ts_counter = 0
         self._id_counter = 0
+        self._users: dict[str, dict[str, Any]] = {}
         self._server: _StubServer | None = None
         self._thread: threading.Thread | None = None
         self._builders: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -155,6 +161,10 @@ class SlackStub:
             "conversations.join": self._reply_conversations_join,
             "users.info": self._reply_users_info,
             "usergroups.users.list": self._reply_usergroup_users,
+            "users.getPresence": self._reply_presence,
+            "users.profile.get": self._reply_profile,
+            "dnd.info": self._reply_dnd_info,
+            "conversations.open": self._reply_conversations_open,
             "views.open": self._reply_view,
             "views.push": self._reply_view,
             "views.update": self._reply_view,
@@ -328,6 +338,26 @@ class SlackStub:
             else:
                 self._responses[method] = response
 
+    def set_user(
+        self,
+        user_id: str,
+        *,
+        deleted: bool = False,
+        presence: str = "active",
+        dnd_snoozed: bool = False,
+        status_text: str = "",
+        status_emoji: str = "",
+    ) -> None:
+        """Set what users.info, users.getPresence, dnd.info and users.profile.get report for ``user_id``."""
+        with self._condition:
+            self._users[user_id] = {
+                "deleted": deleted,
+                "presence": presence,
+                "dnd_snoozed": dnd_snoozed,
+                "status_text": status_text,
+                "status_emoji": status_emoji,
+            }
+
     # --- request handling ------------------------------------------------
 
     def _handle_request(self, path: str, headers: Message, body: bytes) -> _Reply:
@@ -478,7 +508,7 @@ class SlackStub:
             "id": user_id,
             "team_id": STUB_TEAM_ID,
             "name": name,
-            "deleted": False,
+            "deleted": self._users.get(user_id, {}).get("deleted", False),
             "real_name": real_name,
             "tz": "UTC",
             "tz_label": "Coordinated Universal Time",
@@ -499,6 +529,30 @@ class SlackStub:
         if usergroup_id not in self._usergroups:
             return _error("no_such_subteam")
         return {"ok": True, "users": list(self._usergroups[usergroup_id])}
+
+    def _reply_presence(self, args: dict[str, Any]) -> dict[str, Any]:
+        presence = self._users.get(args["user"], {}).get("presence", "active")
+        return {"ok": True, "presence": presence, "online": presence == "active", "auto_away": False, "manual_away": presence == "away"}
+
+    def _reply_profile(self, args: dict[str, Any]) -> dict[str, Any]:
+        state = self._users.get(args["user"], {})
+        return {
+            "ok": True,
+            "profile": {
+                "status_text": state.get("status_text", ""),
+                "status_emoji": state.get("status_emoji", ""),
+                "status_expiration": 0,
+            },
+        }
+
+    def _reply_dnd_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        snoozed = self._users.get(args.get("user", ""), {}).get("dnd_snoozed", False)
+        return {"ok": True, "dnd_enabled": snoozed, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1, "snooze_enabled": snoozed}
+
+    def _reply_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        # One DM channel id per user, derived from the user id, as Slack keeps one DM per pair.
+        users = str(args["users"])
+        return {"ok": True, "channel": {"id": "D" + users.replace(",", "").removeprefix("U")[:20], "is_im": True}}
 
     def _reply_view(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args["view"]

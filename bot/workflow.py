@@ -45,7 +45,7 @@ from policy.facts import AccountFacts, compute_facts
 from policy.lifecycle import OPEN_STATUSES, PLAN_STATUSES, Status, check_transition
 from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
-from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
+from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, StepDelegation, TermRevision
 from storage.repository import invoice_history
 
 logger = logging.getLogger(__name__)
@@ -245,9 +245,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 self.notifier.request_opened(request_id)
             except Exception:
                 # The stored request is the truth, so a Slack failure must not
-                # fail the call that opened it.
-                # NOTE: nothing posts this request later yet; a Slack outbox with
-                # retries is meant to pick up requests that have no slack_ts.
+                # fail the call that opened it. The Slack publisher queues what
+                # it could not post in the outbox, which the slack-outbox job sends.
                 logger.exception("request %s is stored but posting it to Slack failed", request_id)
         if uses_model:
             self.summary_jobs.submit(request_id, summary_input)
@@ -464,7 +463,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
             raise NotFound(f"Approval step {step_id} was not found.")
         revision = step.revision
         request = revision.request
-        if not self._is_tier_approver(step.tier, actor):
+        if not self._is_tier_approver(step.tier, actor) and not _is_step_delegate(session, step.id, actor):
             tier_label = self.policy.tier(step.tier).label
             raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
@@ -683,6 +682,12 @@ class Workflow(NegotiationMixin, ReviewMixin):
             before=before,
             after=after,
         )
+
+
+def _is_step_delegate(session: Session, step_id: int, user_id: str) -> bool:
+    """Return whether ``user_id`` was made a delegate or backup approver of the step."""
+    query = select(StepDelegation.id).where(StepDelegation.step_id == step_id, StepDelegation.user_id == user_id)
+    return session.scalar(query) is not None
 
 
 def move_status(session: Session, request: PlanRequest, target: Status, *, actor: str, now: datetime, details: dict[str, Any]) -> None:

@@ -58,9 +58,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     # Renegotiating an active plan opens a new revision; the old agreement
     # stays in force until the new one is accepted.
     Status.ACTIVE: frozenset({Status.COMPLETED, Status.DEFAULTED, Status.CHANGES_REQUESTED}),
-    # New terms after a decline or an expired link.
+    # New terms after a decline or an expired link, or the same terms resent
+    # with a new link after it expired.
     Status.DECLINED: frozenset({Status.CHANGES_REQUESTED}),
-    Status.EXPIRED: frozenset({Status.CHANGES_REQUESTED}),
+    Status.EXPIRED: frozenset({Status.CHANGES_REQUESTED, Status.SENT_TO_CUSTOMER}),
     # Reinstatement: a defaulted plan returns only through a new revision and approval.
     Status.DEFAULTED: frozenset({Status.CHANGES_REQUESTED}),
 }

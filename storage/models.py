@@ -511,3 +511,84 @@ Index(
     postgresql_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
     sqlite_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
 )
+
+
+# Scheduler jobs
+
+
+class JobMark(Base):
+    """A record that a job acted on one item for one occurrence.
+
+    A sweep inserts the mark in the same transaction as its action, so the
+    unique key lets only one scheduler replica act on an item, and a sweep
+    that runs again after downtime finds the item already done.
+    """
+
+    __tablename__ = "job_marks"
+    __table_args__ = (UniqueConstraint("job", "item_key", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    # What the job acted on, such as "step:12" or "manager:U012AB3CD".
+    item_key: Mapped[str] = mapped_column(String(128))
+    # Which occurrence of the action, such as a local date for a digest.
+    occurrence: Mapped[str] = mapped_column(String(64))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Absence(Base):
+    """An approver's recorded absence, with an optional delegate, both dates inclusive."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    delegate: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StepDelegation(Base):
+    """A user who may decide one approval step besides the tier's approvers.
+
+    Written when a step goes to a delegate (its approvers are unavailable) or
+    to the tier's backup approvers (the step breached its SLA).
+    """
+
+    __tablename__ = "step_delegations"
+    __table_args__ = (UniqueConstraint("step_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("approval_steps.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    # Slack user ids of the approvers the user replaces for this step.
+    on_behalf_of: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # delegate or backup
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerContactProfile(Base):
+    """A customer's contact profile: the time zones that may apply to them."""
+
+    __tablename__ = "customer_contact_profiles"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    # Every plausible IANA time zone, because address and phone may disagree.
+    # Contact is allowed only inside the contact hours in all of them.
+    timezones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class CustomerContact(Base):
+    """One reminder sent to a customer, counted against the rolling contact limit."""
+
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

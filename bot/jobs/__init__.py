@@ -1,0 +1,1 @@
+"""Scheduled sweeps: approval SLAs, missing authority, stalled negotiations, agreement reminders and digests."""
