@@ -123,7 +123,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
             with workflow.session_factory() as session:
                 step = session.get(ApprovalStep, step_id)
                 assert step is not None
-                proposal = counter_proposal(workflow.policy, step.revision, as_of=workflow.today())
+                proposal = counter_proposal(step.revision)
             return modals.changes_modal(step_id=step_id, request_id=request_id, proposal=proposal)
 
         open_after_check(body, client, build)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -65,20 +65,24 @@ class ProposedTerms:
         }
 
 
-def counter_proposal(policy: Policy, revision: TermRevision, *, as_of: date) -> ProposedTerms:
+def counter_proposal(revision: TermRevision) -> ProposedTerms:
     """Return the terms to prefill when an approver requests changes.
 
-    NOTE: the policy engine does not compute a counter-proposal yet, so this
-    clips the current terms to the policy's standard limits (installment count
-    and first-due window). When the engine's ``Assessment.counter_proposal``
-    exists, return that here; this is the only caller that needs to change.
+    These are the policy engine's counter-proposal stored with the revision's
+    assessment: the nearest terms inside standard policy. When the engine
+    made none (the terms deviate from nothing, or no standard terms exist),
+    the current terms are returned.
     """
-    latest_first_due = as_of + timedelta(days=policy.schedule.max_first_due_days)
+    assessment = revision.assessment
+    details = assessment.details if assessment is not None else None
+    counter = (details or {}).get("counter_proposal")
+    if not counter:
+        return current_terms(revision)
     return ProposedTerms(
-        down_payment=revision.down_payment,
-        installment_count=min(revision.installment_count, policy.schedule.max_installments),
-        frequency=revision.frequency,
-        first_due_date=min(revision.first_due_date, latest_first_due),
+        down_payment=Decimal(counter["down_payment"]),
+        installment_count=int(counter["installments"]),
+        frequency=counter["frequency"],
+        first_due_date=date.fromisoformat(counter["first_due"]),
     )
 
 
