@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.messages import request_label
+from bot.messages import actor_mention, request_label
 from bot.plan_ledger import agreement_in_force, outstanding_balance
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import compute_facts
@@ -103,7 +103,7 @@ def reopen_request(
     if workflow.thread_notifier:
         workflow.thread_notifier.post(
             request_id,
-            f":memo: Revision {number} of {request_label(request_id)} opened by <@{actor}>: {terms.installment_count} installments "
+            f":memo: Revision {number} of {request_label(request_id)} opened by {actor_mention(actor)}: {terms.installment_count} installments "
             f"from {terms.first_due_date.isoformat()} on a balance of {terms.balance}. It needs approval again"
             + (" (the current agreement stays in force until the customer accepts the new one)." if previous_status == Status.ACTIVE else "."),
         )
