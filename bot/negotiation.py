@@ -360,7 +360,8 @@ class NegotiationMixin:
             assessment = revision.assessment
             assert assessment is not None
             terms = Terms(revision.balance, revision.down_payment, revision.installment_count, revision.first_due_date)
-            route = route_for(self.policy, terms)
+            # The grade's tier still applies: an exception lifts the blockers, not the scrutiny a risky account needs.
+            route = route_for(self.policy, terms, risk_grade=assessment.risk_grade)
             blocking = [flag["code"] for flag in assessment.flags if flag["blocking"]]
             self._audit(session, actor, "request.exception_granted", request, {"eligible": False, "blocking_flags": blocking}, {
                 "reason": reason,
