@@ -239,13 +239,17 @@ class NegotiationMixin:
 
         if not comment.strip():
             raise InvalidInput("A change request needs a comment.", {"comment": "Say what the requester should change."})
-        with self.session_factory.begin() as session:
-            step, revision, request = self._load_step_for_decision(session, step_id, actor)
-            self._claim_step(session, step, request, actor, "changes_requested", comment)
-            self._supersede_open_steps(session, request, revision)
-            details = {"comment": comment, "proposal": proposal.to_dict() if proposal else None}
-            self._set_status(session, request, Status.CHANGES_REQUESTED, actor, details)
-            request_id, status = request.id, request.status
+        try:
+            with self.session_factory.begin() as session:
+                step, revision, request = self._load_step_for_decision(session, step_id, actor)
+                self._claim_step(session, step, request, actor, "changes_requested", comment)
+                self._supersede_open_steps(session, request, revision)
+                details = {"comment": comment, "proposal": proposal.to_dict() if proposal else None}
+                self._set_status(session, request, Status.CHANGES_REQUESTED, actor, details)
+                request_id, status = request.id, request.status
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "request_changes", error.user_message)
+            raise
 
         logger.info("request %s step %s: changes requested by %s", request_id, step_id, actor)
         self._notify("step_decided", request_id, step_id)
@@ -259,8 +263,12 @@ class NegotiationMixin:
         is an approver of the step's tier, or ``system:<job>`` for a
         scheduled escalation, which skips the approver check.
         """
-        with self.session_factory.begin() as session:
-            outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        try:
+            with self.session_factory.begin() as session:
+                outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "escalate", error.user_message)
+            raise
         self._notify("step_decided", outcome.request_id, step_id)
         return outcome
 
