@@ -14,9 +14,11 @@ from sqlalchemy import select, update
 from bot import slack_payloads
 from bot.ids import Action, Block, Callback
 from bot.listeners import live_balance_line
+from bot.messages import escape_mrkdwn
 from bot.review import waiting_time
 from bot.slack_stub import RecordedCall
 from storage.connectors.refresh import BalanceSnapshot
+from storage.history import request_history
 from storage.models import Account, Assessment, AuditEvent, RequestFile, RequesterWait, SyncWatermark, TermRevision
 from tests.bot.flow_app import (
     ANALYST,
@@ -83,15 +85,18 @@ def test_unknown_subcommand_help_names_commands(flow: FlowApp) -> None:
     assert flow.stub.calls("views.open") == []
 
 
-def test_history_lists_events_oldest_first(flow: FlowApp) -> None:
+def test_history_shows_audit_history_lines(flow: FlowApp) -> None:
     request_id = flow.open_request()
 
     reply = flow.command("history PP-00001")
 
-    actions = audit_actions(flow, request_id)
-    positions = [reply.index(f"`{action}`") for action in dict.fromkeys(actions)]
-    assert f"({len(actions)} events, oldest first)" in reply
-    assert positions == sorted(positions)
+    with flow.runtime.session_factory() as session:
+        entries = request_history(session, request_id)
+    header, *lines = reply.split("\n")
+    assert header == f"*History of PP-00001* ({len(entries)} events, oldest first)"
+    assert lines == [escape_mrkdwn(entry.line()) for entry in entries]
+    assert len(lines) == len(audit_actions(flow, request_id))
+    assert "requested a plan for" in lines[0]
 
 
 def test_list_filters(flow: FlowApp) -> None:
