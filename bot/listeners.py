@@ -67,8 +67,8 @@ def register_flow_listeners(app: App, workflow: Workflow, *, balance_refresher: 
     """Register the negotiation, review, thread and App Home listeners on ``app``.
 
     With ``balance_refresher`` the request modal reads the chosen account's
-    balance from its source, waiting at most ``LIVE_BALANCE_TIMEOUT_SECONDS``;
-    without it the balance is computed from the stored invoices.
+    balance from its source and waits at most ``LIVE_BALANCE_TIMEOUT_SECONDS``.
+    Without it the balance is computed from the stored invoices.
     """
     from bot.slack_app import run_reporting_errors, tell_user, view_value
 

@@ -1,4 +1,4 @@
-"""New terms for an existing plan: what the engine is told about the account, and the thread post."""
+"""New terms for an existing plan: the account history the engine receives, and the thread post."""
 
 from __future__ import annotations
 
