@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +18,8 @@ from bot.jobs.away import handle_away_command
 from bot.messages import HELP, actor_mention, day, escape_mrkdwn, money, request_label, status_text
 from bot.workflow import Workflow
 from policy.lifecycle import OPEN_STATUSES, Status
-from storage.models import ApprovalStep, AuditEvent, PlanRequest, TermRevision
+from storage.history import request_history as audit_history
+from storage.models import ApprovalStep, PlanRequest, TermRevision
 
 REQUEST_ID_PATTERN = re.compile(r"(?:PP-?)?#?([0-9]{1,9})", re.IGNORECASE)
 LIST_FILTERS = ("mine", "pending", "stalled")
@@ -94,23 +94,17 @@ def request_status(workflow: Workflow, request_id: int) -> str:
 
 
 def request_history(workflow: Workflow, request_id: int) -> str:
-    """List every audit event of a request, oldest first."""
+    """List every audit event of a request, oldest first, in the lines of ``payplan audit history``."""
     with workflow.session_factory() as session:
         _load(session, request_id)
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.occurred_at, AuditEvent.id)
-        ).all()
-        lines = [f"*History of {request_label(request_id)}* ({len(events)} events, oldest first)"]
-        for event in events:
-            lines.append(
-                f"{event.occurred_at:%Y-%m-%d %H:%M} · {actor_mention(event.actor)} · `{event.action}` (revision {event.revision})"
-                f"{_details(event.after)}"
-            )
+        entries = audit_history(session, request_id)
+    lines = [f"*History of {request_label(request_id)}* ({len(entries)} events, oldest first)"]
+    lines.extend(escape_mrkdwn(entry.line()) for entry in entries)
     reply = "\n".join(lines)
     if len(reply) > MAX_REPLY_CHARS:
         cut = reply[:MAX_REPLY_CHARS].rsplit("\n", 1)[0]
         shown = cut.count("\n")
-        reply = f"{cut}\n… {len(events) - shown} later events are not shown; run `payplan` from the command line for the full trail."
+        reply = f"{cut}\n… {len(entries) - shown} later events are not shown; run `payplan audit history {request_id}` for the full trail."
     return reply
 
 
@@ -183,11 +177,3 @@ def _current_revision(request: PlanRequest) -> TermRevision:
 
 def _open_values() -> list[str]:
     return [status.value for status in OPEN_STATUSES | {Status.INELIGIBLE}]
-
-
-def _details(after: dict[str, Any]) -> str:
-    shown = {key: value for key, value in after.items() if value not in (None, "", [], {})}
-    if not shown:
-        return ""
-    text = ", ".join(f"{key}: {value}" for key, value in shown.items())
-    return f": {escape_mrkdwn(text[:300])}"

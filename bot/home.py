@@ -33,11 +33,7 @@ def home_view(workflow: Workflow, user_id: str) -> View:
             f"• *{request_label(request.id)}* {escape_mrkdwn(request.account_id)} · {money(_current(request).balance, currency)} · {status_text(request.status)}"
             for request in _open_requests_of(session, user_id)
         ]
-        decisions = [
-            f"• *{request_label(request.id)}* {workflow.policy.tier(step.tier).label}: {step.status.replace('_', ' ')} by {actor_mention(step.decided_by)}"
-            f" on {step.decided_at:%Y-%m-%d}"
-            for request, step in _recent_decisions(session, user_id)
-        ]
+        decisions = [_decision_line(workflow, request, step) for request, step in _recent_decisions(session, user_id)]
     blocks: list[SlackBlock] = [HeaderBlock(text="payplan")]
     for title, lines, empty in (
         ("Awaiting your decision", awaiting, "Nothing awaits your decision."),
@@ -65,6 +61,16 @@ def home_viewers(workflow: Workflow, request_id: int) -> set[str]:
     return {user for user in users if not user.startswith("system:")}
 
 
+def _decision_line(workflow: Workflow, request: PlanRequest, step: ApprovalStep) -> str:
+    """Describe a decided step; a step stored without its decider or time shows without them."""
+    line = f"• *{request_label(request.id)}* {workflow.policy.tier(step.tier).label}: {step.status.replace('_', ' ')}"
+    if step.decided_by:
+        line += f" by {actor_mention(step.decided_by)}"
+    if step.decided_at is not None:
+        line += f" on {step.decided_at:%Y-%m-%d}"
+    return line
+
+
 def _current(request: PlanRequest) -> TermRevision:
     return next(rev for rev in request.revisions if rev.number == request.current_revision)
 
@@ -89,7 +95,8 @@ def _recent_decisions(session: Session, user_id: str) -> list[tuple[PlanRequest,
             ApprovalStep.status.in_(DECIDED_STATUSES),
             or_(ApprovalStep.decided_by == user_id, PlanRequest.requested_by == user_id),
         )
-        .order_by(ApprovalStep.decided_at.desc(), ApprovalStep.id.desc())
+        # NULLS LAST on both databases: a step without a time sorts after the dated ones.
+        .order_by(ApprovalStep.decided_at.is_(None), ApprovalStep.decided_at.desc(), ApprovalStep.id.desc())
         .limit(HOME_LIST_LIMIT)
     )
     return [(request, step) for request, step in session.execute(query).all()]

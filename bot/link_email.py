@@ -12,7 +12,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 
 from bot.errors import InvalidInput, NotFound
-from bot.messages import day, request_label
+from bot.messages import actor_mention, day, request_label
 from bot.workflow import Workflow
 from storage.audit import record_event
 from storage.models import Agreement, AgreementDocument, PlanRequest
@@ -76,5 +76,5 @@ def email_agreement_link(workflow: Workflow, smtp: SmtpSettings, *, request_id: 
         )
     logger.info("request %s agreement link e-mailed by %s", request_id, actor)
     if workflow.thread_notifier:
-        workflow.thread_notifier.post(request_id, f":email: The agreement link for {label} was e-mailed to {address} by <@{actor}>.")
+        workflow.thread_notifier.post(request_id, f":email: The agreement link for {label} was e-mailed to {address} by {actor_mention(actor)}.")
     return url

@@ -12,6 +12,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -24,11 +25,15 @@ from bot.messages import actor_mention, money, request_label
 from bot.negotiation import FREQUENCIES, ProposedTerms, counter_proposal, current_terms, latest_change_request
 from bot.review import required_acknowledgements
 from bot.workflow import Workflow
+from storage.connectors.refresh import BalanceRefresher, BalanceSnapshot
 from storage.models import ApprovalStep, PlanRequest
 from storage.repository import invoice_history
 from policy.facts import compute_facts
 
 logger = logging.getLogger(__name__)
+
+# The request modal waits this long for the source's balance before showing the stored one.
+LIVE_BALANCE_TIMEOUT_SECONDS = 2.0
 
 # Words with which approvers reply in a thread instead of clicking. Nothing is
 # decided from them: the approver gets the buttons back.
@@ -47,8 +52,24 @@ TERMS_FIELD_BLOCKS = {
 }
 
 
-def register_flow_listeners(app: App, workflow: Workflow) -> None:
-    """Register the negotiation, review, thread and App Home listeners on ``app``."""
+def live_balance_line(account_id: str, snapshot: BalanceSnapshot, currency: str, timezone_name: str) -> str:
+    """Describe a refreshed balance for the request modal, saying how old a stored balance is."""
+    amount = money(snapshot.balance, currency)
+    if snapshot.as_of is None:
+        return f"Open balance of *{account_id}*: *{amount}* (stored balance, not synced yet)"
+    read_at = snapshot.as_of.astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m-%d %H:%M %Z")
+    if snapshot.stale:
+        return f"Open balance of *{account_id}*: *{amount}* (stored balance as of {read_at}; the source did not answer in time)"
+    return f"Open balance of *{account_id}* as of {read_at}: *{amount}*"
+
+
+def register_flow_listeners(app: App, workflow: Workflow, *, balance_refresher: BalanceRefresher | None = None) -> None:
+    """Register the negotiation, review, thread and App Home listeners on ``app``.
+
+    With ``balance_refresher`` the request modal reads the chosen account's
+    balance from its source and waits at most ``LIVE_BALANCE_TIMEOUT_SECONDS``.
+    Without it the balance is computed from the stored invoices.
+    """
     from bot.slack_app import run_reporting_errors, tell_user, view_value
 
     def step_of(body: dict[str, Any]) -> int:
@@ -72,9 +93,13 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
         view = body["view"]
         account_id = body["actions"][0]["selected_option"]["value"]
         as_of = workflow.today()
-        with workflow.session_factory() as session:
-            facts = compute_facts(account_id, invoice_history(session, account_id), as_of)
-        line = f"Open balance of *{account_id}* on {as_of.isoformat()}: *{money(facts.open_balance, workflow.policy.currency)}*"
+        if balance_refresher is None:
+            with workflow.session_factory() as session:
+                facts = compute_facts(account_id, invoice_history(session, account_id), as_of)
+            line = f"Open balance of *{account_id}* on {as_of.isoformat()}: *{money(facts.open_balance, workflow.policy.currency)}*"
+        else:
+            snapshot = balance_refresher.refresh_account_balance(account_id, timeout=LIVE_BALANCE_TIMEOUT_SECONDS)
+            line = live_balance_line(account_id, snapshot, workflow.policy.currency, workflow.timezone)
         first_due = as_of + timedelta(days=30)
         client.views_update(view_id=view["id"], hash=view["hash"], view=blocks.request_modal(first_due_default=first_due, balance_line=line))
 
@@ -123,7 +148,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
             with workflow.session_factory() as session:
                 step = session.get(ApprovalStep, step_id)
                 assert step is not None
-                proposal = counter_proposal(workflow.policy, step.revision, as_of=workflow.today())
+                proposal = counter_proposal(step.revision)
             return modals.changes_modal(step_id=step_id, request_id=request_id, proposal=proposal)
 
         open_after_check(body, client, build)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -65,20 +65,24 @@ class ProposedTerms:
         }
 
 
-def counter_proposal(policy: Policy, revision: TermRevision, *, as_of: date) -> ProposedTerms:
+def counter_proposal(revision: TermRevision) -> ProposedTerms:
     """Return the terms to prefill when an approver requests changes.
 
-    NOTE: the policy engine does not compute a counter-proposal yet, so this
-    clips the current terms to the policy's standard limits (installment count
-    and first-due window). When the engine's ``Assessment.counter_proposal``
-    exists, return that here; this is the only caller that needs to change.
+    These are the policy engine's counter-proposal stored with the revision's
+    assessment: the nearest terms inside standard policy. When the engine
+    made none (the terms deviate from nothing, or no standard terms exist),
+    the current terms are returned.
     """
-    latest_first_due = as_of + timedelta(days=policy.schedule.max_first_due_days)
+    assessment = revision.assessment
+    details = assessment.details if assessment is not None else None
+    counter = (details or {}).get("counter_proposal")
+    if not counter:
+        return current_terms(revision)
     return ProposedTerms(
-        down_payment=revision.down_payment,
-        installment_count=min(revision.installment_count, policy.schedule.max_installments),
-        frequency=revision.frequency,
-        first_due_date=min(revision.first_due_date, latest_first_due),
+        down_payment=Decimal(counter["down_payment"]),
+        installment_count=int(counter["installments"]),
+        frequency=counter["frequency"],
+        first_due_date=date.fromisoformat(counter["first_due"]),
     )
 
 
@@ -235,13 +239,17 @@ class NegotiationMixin:
 
         if not comment.strip():
             raise InvalidInput("A change request needs a comment.", {"comment": "Say what the requester should change."})
-        with self.session_factory.begin() as session:
-            step, revision, request = self._load_step_for_decision(session, step_id, actor)
-            self._claim_step(session, step, request, actor, "changes_requested", comment)
-            self._supersede_open_steps(session, request, revision)
-            details = {"comment": comment, "proposal": proposal.to_dict() if proposal else None}
-            self._set_status(session, request, Status.CHANGES_REQUESTED, actor, details)
-            request_id, status = request.id, request.status
+        try:
+            with self.session_factory.begin() as session:
+                step, revision, request = self._load_step_for_decision(session, step_id, actor)
+                self._claim_step(session, step, request, actor, "changes_requested", comment)
+                self._supersede_open_steps(session, request, revision)
+                details = {"comment": comment, "proposal": proposal.to_dict() if proposal else None}
+                self._set_status(session, request, Status.CHANGES_REQUESTED, actor, details)
+                request_id, status = request.id, request.status
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "request_changes", error.user_message)
+            raise
 
         logger.info("request %s step %s: changes requested by %s", request_id, step_id, actor)
         self._notify("step_decided", request_id, step_id)
@@ -255,8 +263,12 @@ class NegotiationMixin:
         is an approver of the step's tier, or ``system:<job>`` for a
         scheduled escalation, which skips the approver check.
         """
-        with self.session_factory.begin() as session:
-            outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        try:
+            with self.session_factory.begin() as session:
+                outcome = self.escalate_in_session(session, actor=actor, step_id=step_id, reason=reason)
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "escalate", error.user_message)
+            raise
         self._notify("step_decided", outcome.request_id, step_id)
         return outcome
 
@@ -356,7 +368,8 @@ class NegotiationMixin:
             assessment = revision.assessment
             assert assessment is not None
             terms = Terms(revision.balance, revision.down_payment, revision.installment_count, revision.first_due_date)
-            route = route_for(self.policy, terms)
+            # The grade's tier still applies: an exception lifts the blockers, not the scrutiny a risky account needs.
+            route = route_for(self.policy, terms, risk_grade=assessment.risk_grade)
             blocking = [flag["code"] for flag in assessment.flags if flag["blocking"]]
             self._audit(session, actor, "request.exception_granted", request, {"eligible": False, "blocking_flags": blocking}, {
                 "reason": reason,

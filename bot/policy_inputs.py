@@ -16,8 +16,12 @@ from storage.models import Account, PlanRequest
 PLAN_OUTCOMES = {Status.ACTIVE.value: "active", Status.COMPLETED.value: "completed", Status.DEFAULTED.value: "defaulted"}
 
 
-def account_profile(session: Session, account_id: str, as_of: date) -> AccountProfile:
-    """Return the account's segment, currency, standing and the plans it had before ``as_of``."""
+def account_profile(session: Session, account_id: str, as_of: date, *, exclude_request_id: int | None = None) -> AccountProfile:
+    """Return the account's segment, currency, standing and the plans it had before ``as_of``.
+
+    ``exclude_request_id`` leaves one plan out of the history: a plan being
+    renegotiated is the subject of the assessment, not a prior plan.
+    """
     account = session.get(Account, account_id)
     if account is None:
         return AccountProfile()
@@ -25,17 +29,19 @@ def account_profile(session: Session, account_id: str, as_of: date) -> AccountPr
         segment=account.segment,
         currency=account.currency,
         status=account.standing,
-        prior_plans=tuple(prior_plans(session, account_id, as_of)),
+        prior_plans=tuple(prior_plans(session, account_id, as_of, exclude_request_id=exclude_request_id)),
     )
 
 
-def prior_plans(session: Session, account_id: str, as_of: date) -> list[PriorPlan]:
+def prior_plans(session: Session, account_id: str, as_of: date, *, exclude_request_id: int | None = None) -> list[PriorPlan]:
     """Return the account's plans that became active, with their outcome, started on or before ``as_of``."""
     query = (
         select(PlanRequest)
         .where(PlanRequest.account_id == account_id, PlanRequest.status.in_(list(PLAN_OUTCOMES)), PlanRequest.as_of <= as_of)
         .order_by(PlanRequest.as_of, PlanRequest.id)
     )
+    if exclude_request_id is not None:
+        query = query.where(PlanRequest.id != exclude_request_id)
     plans = []
     for request in session.scalars(query):
         outcome = PLAN_OUTCOMES[request.status]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.messages import request_label
+from bot.messages import actor_mention, request_label
 from bot.plan_ledger import agreement_in_force, outstanding_balance
+from bot.policy_inputs import account_profile
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import compute_facts
 from policy.lifecycle import PLAN_STATUSES, Status
@@ -52,6 +53,9 @@ def reopen_request(
         in_force = agreement_in_force(session, request.id) is not None or request.status == Status.DEFAULTED
         balance = outstanding_balance(session, request.id) if in_force else current.balance
         facts = compute_facts(request.account_id, invoice_history(session, request.account_id), as_of)
+        # The plan being renegotiated is not its own history: its default would otherwise block its reinstatement.
+        profile = account_profile(session, request.account_id, as_of, exclude_request_id=request.id)
+        reason_category = request.reason_category
         other_plans = session.scalar(
             select(func.count()).select_from(PlanRequest).where(
                 PlanRequest.account_id == request.account_id,
@@ -64,7 +68,7 @@ def reopen_request(
     problems = {problem.field: problem.message for problem in validate_terms(terms, policy=workflow.policy, as_of=as_of)}
     if problems:
         raise InvalidInput("The new terms have invalid fields.", problems)
-    result = assess(workflow.policy, facts, terms, as_of=as_of, open_plan_count=other_plans)
+    result = assess(workflow.policy, facts, terms, as_of=as_of, open_plan_count=other_plans, account=profile, reason=reason_category)
 
     now = workflow.clock.now()
     with workflow.session_factory.begin() as session:
@@ -103,7 +107,7 @@ def reopen_request(
     if workflow.thread_notifier:
         workflow.thread_notifier.post(
             request_id,
-            f":memo: Revision {number} of {request_label(request_id)} opened by <@{actor}>: {terms.installment_count} installments "
+            f":memo: Revision {number} of {request_label(request_id)} opened by {actor_mention(actor)}: {terms.installment_count} installments "
             f"from {terms.first_due_date.isoformat()} on a balance of {terms.balance}. It needs approval again"
             + (" (the current agreement stays in force until the customer accepts the new one)." if previous_status == Status.ACTIVE else "."),
         )

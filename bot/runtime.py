@@ -53,6 +53,8 @@ class Runtime:
             if not self.pools.wait_idle(timeout=timeout):
                 logger.warning("background work still running after %s s at shutdown", timeout)
             self.pools.shutdown(wait=True)
+        if self.balance_refresher is not None:
+            self.balance_refresher.close()
         self.engine.dispose()
 
 
@@ -131,6 +133,7 @@ def build_runtime(
         # With process_before_response the caller waits for the whole
         # listener (the demo relies on it), so nothing may be left running.
         slow_work=None if process_before_response else pools.slow_work,
+        balance_refresher=refresher,
     )
     return Runtime(engine, session_factory, policy, workflow, client, slack_app, connectors, refresher, pools)
 

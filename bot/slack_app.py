@@ -30,6 +30,7 @@ from bot.listeners import register_flow_listeners
 from bot.messages import UNEXPECTED_ERROR
 from bot.negotiation import FREQUENCIES
 from bot.workflow import RequestInput, Workflow
+from storage.connectors.refresh import BalanceRefresher
 from storage.repository import search_accounts
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,14 @@ def build_slack_app(
     process_before_response: bool = False,
     listener_executor: Executor | None = None,
     slow_work: SlowWork | None = None,
+    balance_refresher: BalanceRefresher | None = None,
 ) -> App:
     """Create the Bolt app with every payplan listener registered.
 
     Listeners run in ``listener_executor``. Work that may wait on the
     language model goes to ``slow_work`` after the ack, or runs in the
-    listener when it is None.
+    listener when it is None. ``balance_refresher`` gives the request modal
+    the account's live balance; without it the modal shows the stored one.
     """
     app = App(
         client=client,
@@ -125,7 +128,7 @@ def build_slack_app(
             lambda: workflow.decide(actor=user_id, step_id=int(view["private_metadata"]), decision="reject", comment=reason),
         )
 
-    register_flow_listeners(app, workflow)
+    register_flow_listeners(app, workflow, balance_refresher=balance_refresher)
     register_job_listeners(app, workflow)
 
     @app.error

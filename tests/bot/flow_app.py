@@ -145,7 +145,7 @@ def write_policy(path: Path) -> Path:
 
 
 @contextmanager
-def serve_flow_app(database_url: str, policy_path: Path | None = None) -> Iterator[FlowApp]:
+def serve_flow_app(database_url: str, policy_path: Path | None = None, connectors_file: Path | None = None) -> Iterator[FlowApp]:
     upgrade_database(database_url)
     with SlackStub(expected_token=BOT_TOKEN) as stub:
         settings = Settings(
@@ -159,6 +159,7 @@ def serve_flow_app(database_url: str, policy_path: Path | None = None) -> Iterat
             PAYPLAN_PORTAL_SECRET="portal-secret",
             PAYPLAN_PUBLIC_URL="http://127.0.0.1:9",
             PAYPLAN_POLICY=policy_path,
+            PAYPLAN_CONNECTORS_FILE=connectors_file,
         )
         clock = FixedClock(datetime(2013, 6, 14, 15, 0, tzinfo=timezone.utc))
         runtime = build_runtime(settings, clock=clock)

@@ -76,3 +76,24 @@ def test_bad_address_sends_nothing(portal: PortalServer, inbox: tuple[Inbox, int
         email_agreement_link(portal.runtime.workflow, SmtpSettings("127.0.0.1", port, "plans@supplier.example"), request_id=request_id, to="nobody", actor="U1")
 
     assert handler.messages == []
+
+
+class RecordingThread:
+    def __init__(self) -> None:
+        self.posts: list[str] = []
+
+    def post(self, request_id: int, text: str, *, notify_requester: bool = False) -> None:
+        self.posts.append(text)
+
+
+def test_link_email_post_names_system_actor(portal: PortalServer, inbox: tuple[Inbox, int]) -> None:
+    _, port = inbox
+    request_id, _ = portal.approved_agreement()
+    thread = RecordingThread()
+    portal.runtime.workflow.thread_notifier = thread
+
+    email_agreement_link(portal.runtime.workflow, SmtpSettings("127.0.0.1", port, "plans@supplier.example"), request_id=request_id, to="ap@customer.example", actor="system:cli")
+
+    [post] = thread.posts
+    assert post.endswith("by system:cli.")
+    assert "<@system:cli>" not in post

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from bot.commands import parse_request_id
-from bot.config import load_policy
 from bot.errors import InvalidInput
 from bot.negotiation import counter_proposal
 from bot.review import required_acknowledgements, waiting_time
@@ -23,19 +22,41 @@ def revision(installments: int, first_due: date) -> TermRevision:
     )
 
 
-def test_counter_proposal_clips_to_policy() -> None:
-    policy = load_policy(None)
+def test_counter_proposal_from_engine() -> None:
+    current = revision(36, AS_OF + timedelta(days=200))
+    engine_counter = {
+        "balance": "900.00",
+        "down_payment": "135.00",
+        "installments": 8,
+        "frequency": "monthly",
+        "first_due": (AS_OF + timedelta(days=30)).isoformat(),
+        "apr": "0",
+    }
+    current.assessment = Assessment(details={"currency": "USD", "counter_proposal": engine_counter})
 
-    proposal = counter_proposal(policy, revision(36, AS_OF + timedelta(days=200)), as_of=AS_OF)
+    proposal = counter_proposal(current)
 
-    assert proposal.installment_count == policy.schedule.max_installments
-    assert proposal.first_due_date == AS_OF + timedelta(days=policy.schedule.max_first_due_days)
+    assert proposal.down_payment == Decimal("135.00")
+    assert proposal.installment_count == 8
+    assert proposal.frequency == "monthly"
+    assert proposal.first_due_date == AS_OF + timedelta(days=30)
+
+
+@pytest.mark.parametrize("details", [{"currency": "USD", "counter_proposal": None}, None])
+def test_counter_proposal_falls_back_to_current(details: dict[str, object] | None) -> None:
+    current = revision(36, AS_OF + timedelta(days=200))
+    current.assessment = Assessment(details=details)
+
+    proposal = counter_proposal(current)
+
     assert proposal.down_payment == Decimal("90.00")
+    assert proposal.installment_count == 36
     assert proposal.frequency == "weekly"
+    assert proposal.first_due_date == AS_OF + timedelta(days=200)
 
 
-def test_counter_proposal_keeps_standard_terms() -> None:
-    proposal = counter_proposal(load_policy(None), revision(4, AS_OF + timedelta(days=20)), as_of=AS_OF)
+def test_counter_proposal_without_assessment() -> None:
+    proposal = counter_proposal(revision(4, AS_OF + timedelta(days=20)))
 
     assert proposal.installment_count == 4
     assert proposal.first_due_date == AS_OF + timedelta(days=20)

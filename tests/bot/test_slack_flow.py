@@ -9,12 +9,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import slack_payloads
 from bot.ids import Action, Block, Callback
+from bot.listeners import live_balance_line
+from bot.messages import escape_mrkdwn
 from bot.review import waiting_time
-from storage.models import Assessment, AuditEvent, RequestFile, RequesterWait, TermRevision
+from bot.slack_stub import RecordedCall
+from storage.connectors.refresh import BalanceSnapshot
+from storage.history import request_history
+from storage.models import Account, Assessment, AuditEvent, RequestFile, RequesterWait, SyncWatermark, TermRevision
 from tests.bot.flow_app import (
     ANALYST,
     CHANNEL,
@@ -27,6 +32,7 @@ from tests.bot.flow_app import (
     serve_flow_app,
     write_policy,
 )
+from tests.conftest import EXAMPLE_CSV
 
 
 @pytest.fixture
@@ -79,15 +85,18 @@ def test_unknown_subcommand_help_names_commands(flow: FlowApp) -> None:
     assert flow.stub.calls("views.open") == []
 
 
-def test_history_lists_events_oldest_first(flow: FlowApp) -> None:
+def test_history_shows_audit_history_lines(flow: FlowApp) -> None:
     request_id = flow.open_request()
 
     reply = flow.command("history PP-00001")
 
-    actions = audit_actions(flow, request_id)
-    positions = [reply.index(f"`{action}`") for action in dict.fromkeys(actions)]
-    assert f"({len(actions)} events, oldest first)" in reply
-    assert positions == sorted(positions)
+    with flow.runtime.session_factory() as session:
+        entries = request_history(session, request_id)
+    header, *lines = reply.split("\n")
+    assert header == f"*History of PP-00001* ({len(entries)} events, oldest first)"
+    assert lines == [escape_mrkdwn(entry.line()) for entry in entries]
+    assert len(lines) == len(audit_actions(flow, request_id))
+    assert "requested a plan for" in lines[0]
 
 
 def test_list_filters(flow: FlowApp) -> None:
@@ -105,18 +114,63 @@ def test_list_filters(flow: FlowApp) -> None:
 # The request modal
 
 
-def test_choosing_account_fills_balance(flow: FlowApp) -> None:
+def choose_account(flow: FlowApp, account_id: str) -> RecordedCall:
+    """Pick ``account_id`` in the request modal and return the stub's record of the modal update."""
     payload = slack_payloads.block_actions_payload(Action.ACCOUNT, "", user_id=REQUESTER)
     payload["container"] = {"type": "view", "view_id": "V0MODAL0001"}
     payload["view"] = {"id": "V0MODAL0001", "hash": "1700000000.abc", "callback_id": Callback.REQUEST_MODAL, "state": {"values": {}}}
-    payload["actions"] = [{"type": "external_select", "action_id": Action.ACCOUNT, "block_id": Block.ACCOUNT, "selected_option": {"text": {"type": "plain_text", "text": "SMALL"}, "value": "SMALL"}}]
+    option = {"text": {"type": "plain_text", "text": account_id}, "value": account_id}
+    payload["actions"] = [{"type": "external_select", "action_id": Action.ACCOUNT, "block_id": Block.ACCOUNT, "selected_option": option}]
 
     flow.post(slack_payloads.interaction_body(payload))
 
-    [update] = flow.stub.wait_for("views.update")
-    assert update.args["view_id"] == "V0MODAL0001"
-    assert update.args["hash"] == "1700000000.abc"
-    assert "USD 430.55" in json.dumps(update.args["view"])
+    [modal_update] = flow.stub.wait_for("views.update")
+    return modal_update
+
+
+def test_choosing_account_fills_balance(flow: FlowApp) -> None:
+    modal_update = choose_account(flow, "SMALL")
+
+    assert modal_update.args["view_id"] == "V0MODAL0001"
+    assert modal_update.args["hash"] == "1700000000.abc"
+    assert "USD 430.55" in json.dumps(modal_update.args["view"])
+    assert "not synced yet" not in json.dumps(modal_update.args["view"])
+
+
+@pytest.fixture
+def flow_with_connectors(database_url: str, tmp_path: Path) -> Iterator[FlowApp]:
+    connectors = tmp_path / "connectors.yaml"
+    connectors.write_text(f"sources:\n  export:\n    kind: csv\n    path: {EXAMPLE_CSV}\n", encoding="utf-8")
+    with serve_flow_app(database_url, write_policy(tmp_path / "policy.yaml"), connectors_file=connectors) as app:
+        yield app
+
+
+def test_live_balance_not_synced_yet(flow_with_connectors: FlowApp) -> None:
+    view = json.dumps(choose_account(flow_with_connectors, "SMALL").args["view"])
+
+    assert "USD 430.55" in view
+    assert "not synced yet" in view
+
+
+def test_live_balance_shows_sync_time(flow_with_connectors: FlowApp) -> None:
+    with flow_with_connectors.runtime.session_factory.begin() as session:
+        session.execute(update(Account).where(Account.id == "SMALL").values(source="export"))
+        synced_at = datetime(2013, 6, 14, 9, 30, tzinfo=timezone.utc)
+        session.add(SyncWatermark(source="export", object_type="invoices", last_modified=synced_at, synced_at=synced_at))
+
+    view = json.dumps(choose_account(flow_with_connectors, "SMALL").args["view"])
+
+    assert "USD 430.55" in view
+    assert "as of 2013-06-14 09:30 UTC" in view
+    assert "not synced yet" not in view
+
+
+def test_live_balance_line_from_source() -> None:
+    read_at = datetime(2013, 6, 14, 15, 0, tzinfo=timezone.utc)
+
+    line = live_balance_line("SMALL", BalanceSnapshot(Decimal("430.55"), read_at, False), "USD", "America/New_York")
+
+    assert line == "Open balance of *SMALL* as of 2013-06-14 11:00 EDT: *USD 430.55*"
 
 
 def test_frequency_and_notes_stored(flow: FlowApp) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
@@ -10,6 +10,7 @@ from bot import blocks
 from bot.workflow import Workflow
 from storage.models import Account, Assessment, PlanRequest, TermRevision
 from tests.bot.test_workflow import AS_OF, REQUESTER, clock, load_request, request_input, steps_of, workflow  # noqa: F401
+from tests.factories import add_account
 
 __all__ = ["clock", "workflow"]
 
@@ -89,3 +90,19 @@ def test_money_uses_currency_minor_unit() -> None:
     assert money(Decimal("1845000"), "JPY") == "JPY 1,845,000"
     assert money(Decimal("12.345"), "KWD") == "KWD 12.345"
     assert money(Decimal("12.3"), "USD") == "USD 12.30"
+
+
+def test_exception_route_keeps_grade_tier(workflow: Workflow) -> None:
+    # Every paid invoice was settled 60 days late, so the account grades E;
+    # its 40.00 balance is below the policy minimum, so it is ineligible.
+    history = [(AS_OF - timedelta(days=300 + 30 * n), "100.00", AS_OF - timedelta(days=210 + 30 * n), False) for n in range(4)]
+    with workflow.session_factory.begin() as session:
+        add_account(session, "LATE", history + [(AS_OF - timedelta(days=45), "40.00", None, False)])
+    request_id = workflow.open_request(actor=REQUESTER, data=request_input(account_id="LATE"))
+    assert load_request(workflow, request_id).status == "ineligible"
+    assert stored_assessment(workflow, request_id).risk_grade == "E"
+
+    route = workflow.grant_exception(actor="UREVOPS", request_id=request_id, reason="Small balance; a plan costs less than collection.")
+
+    assert route == ["finance_controller"]
+    assert [step.tier for step in steps_of(workflow, request_id)] == ["finance_controller"]
