@@ -367,7 +367,7 @@ class NegotiationMixin:
             revision = next(rev for rev in request.revisions if rev.number == request.current_revision)
             assessment = revision.assessment
             assert assessment is not None
-            terms = Terms(revision.balance, revision.down_payment, revision.installment_count, revision.first_due_date)
+            terms = Terms(revision.balance, revision.down_payment, revision.installment_count, revision.first_due_date, revision.frequency)
             # The grade's tier still applies: an exception lifts the blockers, not the scrutiny a risky account needs.
             route = route_for(self.policy, terms, risk_grade=assessment.risk_grade)
             blocking = [flag["code"] for flag in assessment.flags if flag["blocking"]]

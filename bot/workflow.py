@@ -84,8 +84,7 @@ class RequestInput:
     down_payment: Decimal
     installment_count: int
     first_due_date: date
-    # NOTE: stored on the revision; the schedule is still computed monthly
-    # until the policy engine takes the frequency into account.
+    # weekly, biweekly or monthly; the policy decides which are allowed.
     frequency: str = "monthly"
     notes: str = ""
 
@@ -185,7 +184,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 raise OpenRequestExists(account.id, open_request_id)
             facts = compute_facts(account.id, invoice_history(session, account.id), as_of)
 
-        terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date)
+        terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date, data.frequency)
         for problem in validate_terms(terms, policy=self.policy, as_of=as_of):
             errors.setdefault(problem.field, problem.message)
         if errors:

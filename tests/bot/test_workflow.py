@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -104,6 +106,20 @@ def test_open_request_assesses_and_routes(workflow: Workflow) -> None:
     assert [(s.tier, s.status) for s in steps_of(workflow, request_id)] == [("collections_manager", "pending")]
     assert audit_actions(workflow, request_id) == ["request.created", "status.assessed", "status.pending_approval"]
     assert workflow.notifier.events == [("opened", request_id)]
+
+
+def test_weekly_request_gets_weekly_schedule(workflow: Workflow) -> None:
+    data = replace(request_input(installments=4), frequency="weekly")
+
+    request_id = workflow.open_request(actor=REQUESTER, data=data)
+
+    with workflow.session_factory() as session:
+        request = session.get(PlanRequest, request_id)
+        assessment = request.revisions[0].assessment
+        due_dates = [date.fromisoformat(row["due_date"]) for row in assessment.schedule if row.get("number", 1) >= 1]
+    gaps = {later - earlier for earlier, later in zip(due_dates, due_dates[1:])}
+    assert len(due_dates) == 4
+    assert gaps == {timedelta(days=7)}
 
 
 def test_audit_events_have_before_after(workflow: Workflow) -> None:
