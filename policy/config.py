@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Annotated, Any, Literal
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 NonNegativeMoney = Annotated[Decimal, Field(ge=0, decimal_places=3)]
@@ -114,7 +115,21 @@ class ScheduleRules(_Strict):
     rounding: Literal["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"] = "half_up"
     frequencies: list[Frequency] = Field(default_factory=lambda: ["monthly"], min_length=1)
     # Holiday calendar (ISO 3166 country code) for moving due dates off weekends and holidays; none keeps them.
-    business_day_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    business_day_country: str | None = None
+
+    @field_validator("business_day_country")
+    @classmethod
+    def _supported_country(cls, country: str | None) -> str | None:
+        if country is None:
+            return None
+        code = country.strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(
+                f"{country!r} is not a country code with a holiday calendar in the holidays package; "
+                "give an ISO 3166 alpha-2 code such as US or DE (list them with "
+                "python -c 'import holidays; print(sorted(holidays.list_supported_countries()))')"
+            )
+        return code
 
     @model_validator(mode="after")
     def _window_in_order(self) -> ScheduleRules:

@@ -132,3 +132,22 @@ def test_old_policy_files_still_load() -> None:
 
     assert policy.max_installments_for("E") == 24
     assert policy.detailed_assessment is None
+
+
+@pytest.mark.parametrize("country", ["XX", "ZZ", "", "1"])
+def test_unsupported_holiday_country_rejected(country: str) -> None:
+    document = default_document()
+    document["schedule"]["business_day_country"] = country
+
+    problems = problems_of(document)
+
+    assert set(problems) == {"schedule.business_day_country"}
+    assert repr(country) in problems["schedule.business_day_country"][1]
+    assert "list_supported_countries" in problems["schedule.business_day_country"][1]
+
+
+def test_lower_case_holiday_country_normalised() -> None:
+    document = default_document()
+    document["schedule"]["business_day_country"] = "de"
+
+    assert parse_policy(document).schedule.business_day_country == "DE"
