@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bot.config import Settings, load_policy
+from bot.policy_file import read_policy_document
 from policy.config import Policy, PolicyError, PolicyProblem, parse_policy
 from policy.contract import CaseError, decision_json, evaluate_case, parse_case
 
@@ -31,17 +31,12 @@ INVALID = 2
 def validate(path: Path = typer.Argument(..., help="Policy YAML file to check.")) -> None:
     """Check a policy file; list every problem (exit 2) or print a summary of the policy."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        error_console.print(f"Cannot read {path}: {error.strerror}. Give the path of a policy YAML file.", markup=False)
-        raise typer.Exit(INVALID) from None
-    except yaml.YAMLError as error:
-        error_console.print(f"{path} is not valid YAML: {error}", markup=False)
-        raise typer.Exit(INVALID) from None
-    try:
-        policy = parse_policy(document)
+        policy = parse_policy(read_policy_document(path))
     except PolicyError as error:
-        _print_problems(path, error.problems)
+        if error.problems:
+            _print_problems(path, error.problems)
+        else:
+            error_console.print(str(error), markup=False, soft_wrap=True)
         raise typer.Exit(INVALID) from None
     print_summary(policy, console)
 
@@ -57,6 +52,10 @@ def evaluate(
         text = sys.stdin.read() if case_file == "-" else Path(case_file).read_text(encoding="utf-8")
     except OSError as error:
         error_console.print(f"Cannot read {case_file}: {error.strerror}.", markup=False)
+        raise typer.Exit(INVALID) from None
+    except UnicodeDecodeError:
+        source = "standard input" if case_file == "-" else case_file
+        error_console.print(f"{source} is not UTF-8 text; save the case as UTF-8 JSON.", markup=False, soft_wrap=True)
         raise typer.Exit(INVALID) from None
     try:
         document = json.loads(text)

@@ -101,6 +101,55 @@ def test_evaluate_not_json_exits_2() -> None:
     assert "not valid JSON" in result.stderr
 
 
+
+LATIN_1 = "description: caf\xe9\n".encode("latin-1")
+
+
+def test_validate_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(LATIN_1)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_evaluate_policy_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(LATIN_1)
+
+    result = runner.invoke(app, ["policy", "evaluate", str(CASE), "--policy", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_evaluate_case_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(CASE.read_text().replace("ACME-001", "ACM\xc9-001").encode("latin-1"))
+
+    result = runner.invoke(app, ["policy", "evaluate", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_validate_duplicate_key_names_path_and_line(tmp_path: Path) -> None:
+    text = (POLICIES / "b2b.yaml").read_text()
+    text = text.replace("\neligibility:\n", "\neligibility:\n  min_balance: \"1.00\"\n", 1)
+    path = tmp_path / "duplicate.yaml"
+    path.write_text(text)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert "duplicate key eligibility.min_balance (first given on line" in result.stderr
+    assert "line" in result.stderr.split("duplicate key")[1]
+
+
 def test_uci_import_and_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sample = tmp_path / "uci.csv"
     sample.write_text("".join(UCI.read_text().splitlines(keepends=True)[:41]))
