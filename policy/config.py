@@ -7,15 +7,45 @@ after the first policy version has defaults, so older files still load.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Annotated, Any, Literal
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-NonNegativeMoney = Annotated[Decimal, Field(ge=0, decimal_places=3)]
-Share = Annotated[Decimal, Field(ge=0, le=1)]
-Percent = Annotated[Decimal, Field(ge=0, le=100)]
+# Largest amount a policy may name: a trillion in the policy currency, far
+# above any real plan, so a typing slip such as an extra exponent is caught.
+MAX_AMOUNT = Decimal("1000000000000")
+# Plain ASCII decimal text: an optional minus, digits, an optional fraction.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def _decimal_from_text(value: Any) -> Any:
+    """Accept a quoted decimal string or a YAML integer; reject floats and loose text.
+
+    YAML reads an unquoted ``0.1`` as a binary float, which cannot hold most
+    decimal fractions exactly, so money and rates must be quoted. Integers
+    are exact, so ``100`` is accepted and means ``100``.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f'{value} is a boolean; write a quoted decimal string, e.g. "0.10"')
+    if isinstance(value, float):
+        raise ValueError(f'YAML reads {value!r} as a floating-point number; write it as a quoted decimal string, e.g. "0.10"')
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a plain decimal number; write ASCII digits with an optional point, "
+            'e.g. "250.00", without exponent, plus sign or spaces'
+        )
+    return value
+
+
+DecimalText = Annotated[Decimal, BeforeValidator(_decimal_from_text)]
+NonNegativeMoney = Annotated[DecimalText, Field(ge=0, le=MAX_AMOUNT, decimal_places=3)]
+Share = Annotated[DecimalText, Field(ge=0, le=1)]
+Percent = Annotated[DecimalText, Field(ge=0, le=100)]
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 # Names in the policy file for the standard library's rounding modes.
@@ -189,9 +219,9 @@ class RiskAdjustments(_Strict):
 
     max_days_late_above: int = Field(default=60, ge=0)
     # Recent average days late minus the earlier average, in days.
-    worsening_trend_above: Decimal = Field(default=Decimal("10"), ge=0)
+    worsening_trend_above: DecimalText = Field(default=Decimal("10"), ge=0)
     disputed_invoice_share_above: Share = Decimal("0.30")
-    balance_to_typical_invoice_above: Decimal = Field(default=Decimal("12"), gt=0)
+    balance_to_typical_invoice_above: DecimalText = Field(default=Decimal("12"), gt=0)
     oldest_open_days_above: int = Field(default=90, ge=0)
     # Steps down per prior plan that defaulted within the lookback.
     steps_per_prior_default: int = Field(default=1, ge=0, le=4)
@@ -201,7 +231,7 @@ class RiskRules(_Strict):
     """Thresholds for the A–E grade; each grade needs every figure at or better than its row."""
 
     # grade -> (minimum on-time share, maximum average days late)
-    grades: dict[Literal["A", "B", "C", "D"], tuple[Share, Decimal]]
+    grades: dict[Literal["A", "B", "C", "D"], tuple[Share, DecimalText]]
     adjustments: RiskAdjustments = Field(default_factory=RiskAdjustments)
     no_history_grade: Grade = "C"
 
@@ -397,8 +427,9 @@ def _problem_path(location: tuple[Any, ...], document: Any) -> str:
 
 def _allowed(problem: dict[str, Any]) -> str:
     """Return the pydantic message, with 'Value error, ' dropped for our own checks."""
-    message = str(problem["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    # Pydantic shows decimal limits as Decimal('1000000000000'); show the number.
+    return re.sub(r"Decimal\('([^']*)'\)", r"\1", message)
 
 
 def parse_policy(document: Any) -> Policy:

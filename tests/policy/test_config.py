@@ -151,3 +151,68 @@ def test_lower_case_holiday_country_normalised() -> None:
     document["schedule"]["business_day_country"] = "de"
 
     assert parse_policy(document).schedule.business_day_country == "DE"
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("eligibility", "max_disputed_share", 0.1),
+        ("eligibility", "min_balance", 100.10),
+        ("terms", "late_fee", 1e308),
+        ("terms", "late_fee", float("nan")),
+    ],
+)
+def test_yaml_float_rejected_for_decimals(section: str, field: str, value: float) -> None:
+    document = default_document()
+    document[section][field] = value
+
+    problems = problems_of(document)
+
+    assert set(problems) == {f"{section}.{field}"}
+    assert 'write it as a quoted decimal string, e.g. "0.10"' in problems[f"{section}.{field}"][1]
+
+
+@pytest.mark.parametrize("text", ["2.5e1", "Infinity", "NaN", "+25.00", "25.00 ", " 25", "２５.00", "25."])
+def test_loose_decimal_text_rejected(text: str) -> None:
+    document = default_document()
+    document["terms"]["late_fee"] = text
+
+    problems = problems_of(document)
+
+    assert set(problems) == {"terms.late_fee"}
+    assert "is not a plain decimal number" in problems["terms.late_fee"][1]
+
+
+def test_yaml_integer_amount_accepted() -> None:
+    document = default_document()
+    document["eligibility"]["min_balance"] = 100
+
+    assert parse_policy(document).eligibility.min_balance == Decimal("100")
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value", "limit"),
+    [
+        ("terms", "late_fee", "1000000000000.01", "less than or equal to 1000000000000"),
+        ("eligibility", "max_disputed_share", "1.01", "less than or equal to 1"),
+        ("terms", "down_payment_min_share", "-0.01", "greater than or equal to 0"),
+    ],
+)
+def test_decimal_bounds_reported(section: str, field: str, value: str, limit: str) -> None:
+    document = default_document()
+    document[section][field] = value
+
+    problems = problems_of(document)
+
+    assert f"{section}.{field}" in problems
+    assert limit in problems[f"{section}.{field}"][1]
+    assert "Decimal(" not in problems[f"{section}.{field}"][1]
+
+
+def test_interest_rate_bounds_reported() -> None:
+    document = example_document("consumer")
+    document["terms"]["interest"]["max_apr"] = "100.5"
+
+    problems = problems_of(document)
+
+    assert "less than or equal to 100" in problems["terms.interest.max_apr"][1]
