@@ -252,6 +252,8 @@ class DetailedAssessment(_Strict):
 
     tier: ReviewTier
     balance_above: NonNegativeMoney | None = None
+    # A plan longer than this many months (weekly and biweekly plans by their length in months).
+    installments_above: int | None = Field(default=None, ge=1)
     grades: list[Grade] = Field(default_factory=lambda: ["D", "E"])
     prior_default: bool = True
     disputed_share_above: Share | None = None

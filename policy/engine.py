@@ -510,8 +510,13 @@ def regular_installment(terms: Terms, currency: str, rounding: str) -> Decimal |
 
 
 def required_documents(policy: Policy, terms: Terms, risk_grade: str, reason: str, segment: str, prior_defaults: int) -> list[RequiredDocument]:
-    """Return the documents the policy requires for this case; every condition a rule sets must hold."""
-    documents = []
+    """Return the documents the policy requires for this case; every condition a rule sets must hold.
+
+    Several rules may require the same document code, which is how a policy
+    says "this or that"; the document is listed once, with the reasons of
+    every rule that requires it.
+    """
+    documents: dict[str, RequiredDocument] = {}
     for index, rule in enumerate(policy.documents):
         met = []
         if rule.balance_above is not None:
@@ -538,8 +543,12 @@ def required_documents(policy: Policy, terms: Terms, risk_grade: str, reason: st
             if prior_defaults == 0:
                 continue
             met.append(f"{prior_defaults} prior plan(s) defaulted within the lookback")
-        documents.append(RequiredDocument(rule.code, f"{rule.label}: {'; '.join(met)}", f"documents[{index}] ({rule.code})"))
-    return documents
+        found = documents.get(rule.code)
+        if found is None:
+            documents[rule.code] = RequiredDocument(rule.code, f"{rule.label}: {'; '.join(met)}", f"documents[{index}] ({rule.code})")
+        else:
+            documents[rule.code] = RequiredDocument(rule.code, f"{found.reason}; {'; '.join(met)}", f"{found.rule}, documents[{index}]")
+    return list(documents.values())
 
 
 def _prior_plan_counts(policy: Policy, plans: tuple[PriorPlan, ...], as_of: date) -> tuple[int, int]:
@@ -619,6 +628,8 @@ def _detailed_assessment_reasons(policy: Policy, facts: AccountFacts, terms: Ter
     reasons = []
     if rules.balance_above is not None and terms.balance > rules.balance_above:
         reasons.append(f"balance {terms.balance} is above {rules.balance_above}")
+    if rules.installments_above is not None and terms.duration_months > rules.installments_above:
+        reasons.append(f"plan of {terms.duration_months} months is longer than {rules.installments_above}")
     if risk_grade in rules.grades:
         reasons.append(f"risk grade is {risk_grade}")
     if rules.prior_default and prior_defaults > 0:

@@ -35,7 +35,11 @@ def test_irs_published_thresholds() -> None:
     assert tiers["streamlined"].max_installments == 72
     assert policy.detailed_assessment is not None
     assert policy.detailed_assessment.balance_above == Decimal("50000.00")
-    assert [(rule.code, rule.balance_above) for rule in policy.documents] == [("collection_information_statement", Decimal("50000.00"))]
+    assert policy.detailed_assessment.installments_above == 72
+    assert [(rule.code, rule.balance_above, rule.installments_above) for rule in policy.documents] == [
+        ("collection_information_statement", Decimal("50000.00"), None),
+        ("collection_information_statement", None, 72),
+    ]
     assert "433-A" in policy.documents[0].label
     assert "433-F" in policy.documents[0].label
     assert policy.terms.min_installment_amount == Decimal("25.00")

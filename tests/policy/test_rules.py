@@ -154,10 +154,12 @@ def test_hardship_reviews_extends_and_documents(consumer) -> None:
     [
         ("10000.00", 36, ["guaranteed"], []),
         ("10000.01", 36, ["streamlined"], []),
+        ("10000.01", 12, ["streamlined"], []),
         ("9000.00", 37, ["streamlined"], []),
         ("50000.00", 72, ["streamlined"], []),
         ("50000.01", 72, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
-        ("30000.00", 73, ["non_streamlined"], []),
+        ("30000.00", 73, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
+        ("50000.01", 73, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
     ],
 )
 def test_irs_tracks(irs, balance: str, count: int, route: list[str], documents: list[str]) -> None:
@@ -262,3 +264,12 @@ def test_unschedulable_terms_block(b2b) -> None:
     flag = next(flag for flag in result.flags if flag.code == FlagCode.SCHEDULE_NOT_POSSIBLE)
     assert flag.actual == "0.10 in 24 monthly installments"
     assert result.schedule == []
+
+
+def test_irs_statement_listed_once_with_both_reasons(irs) -> None:
+    result = assess(irs, clean_facts("60000.00", typical="20000.00"), terms("60000.00", 84), as_of=AS_OF, open_plan_count=0)
+
+    assert [document.code for document in result.required_documents] == ["collection_information_statement"]
+    reason = result.required_documents[0].reason
+    assert "balance 60000.00 is above 50000.00" in reason
+    assert "plan of 84 months is longer than 72" in reason
