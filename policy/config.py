@@ -367,24 +367,14 @@ class Policy(_Strict):
 
 def reference_problems(policy: Policy) -> list[PolicyProblem]:
     """Return every tier name that does not resolve and every limit that contradicts another section."""
-    problems = []
-    approval = [tier.name for tier in policy.tiers]
-    reviews = [policy.legal_review.tier.name]
-    if policy.detailed_assessment is not None:
-        reviews.append(policy.detailed_assessment.tier.name)
-    everything = approval + reviews
-    for path, name in (("legal_review.tier.name", reviews[0]), ("detailed_assessment.tier.name", reviews[-1] if len(reviews) > 1 else None)):
-        if name is not None and everything.count(name) > 1:
-            problems.append(PolicyProblem(path=path, value=repr(name), message=f"tier name {name!r} is already used; give each tier and review step its own name"))
+    detailed = policy.detailed_assessment.tier.name if policy.detailed_assessment is not None else None
     references = [
-        ("escalation.deviation_tier", policy.escalation.deviation_tier, approval),
-        ("hardship.review_tier", policy.hardship.review_tier, everything),
-        *[(f"escalation.grade_tiers.{grade}", name, approval) for grade, name in policy.escalation.grade_tiers.items()],
-        *[(f"eligibility.referred_statuses.{status}", name, everything) for status, name in (policy.eligibility.referred_statuses or {}).items()],
+        ("escalation.deviation_tier", policy.escalation.deviation_tier, True),
+        ("hardship.review_tier", policy.hardship.review_tier, False),
+        *[(f"escalation.grade_tiers.{grade}", name, True) for grade, name in policy.escalation.grade_tiers.items()],
+        *[(f"eligibility.referred_statuses.{status}", name, False) for status, name in (policy.eligibility.referred_statuses or {}).items()],
     ]
-    for path, name, allowed in references:
-        if name is not None and name not in allowed:
-            problems.append(PolicyProblem(path=path, value=repr(name), message=f"unknown tier; use one of {', '.join(allowed)}"))
+    problems = _tier_name_problems([tier.name for tier in policy.tiers], policy.legal_review.tier.name, detailed, references)
     for grade, limit in policy.terms.max_installments_by_grade.items():
         if limit > policy.schedule.max_installments:
             problems.append(
@@ -404,6 +394,54 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
             )
         )
     return problems
+
+
+def _tier_name_problems(
+    approval: list[str], legal: str | None, detailed: str | None, references: list[tuple[str, Any, bool]]
+) -> list[PolicyProblem]:
+    """Check names of review steps for clashes and each reference against the tiers; True means approval tiers only."""
+    problems = []
+    reviews = [name for name in (legal, detailed) if name is not None]
+    everything = approval + reviews
+    for path, name in (("legal_review.tier.name", legal), ("detailed_assessment.tier.name", detailed)):
+        if name is not None and everything.count(name) > 1:
+            problems.append(PolicyProblem(path=path, value=repr(name), message=f"tier name {name!r} is already used; give each tier and review step its own name"))
+    for path, name, approval_only in references:
+        allowed = approval if approval_only else everything
+        if isinstance(name, str) and name not in allowed:
+            problems.append(PolicyProblem(path=path, value=repr(name), message=f"unknown tier; use one of {', '.join(allowed)}"))
+    return problems
+
+
+def _document_tier_name_problems(document: dict[str, Any]) -> list[PolicyProblem]:
+    """Run the tier name checks on a document that failed validation, using whatever names it gives.
+
+    This lets one run of validation list unknown tier names next to type
+    errors. It is skipped when the tiers themselves cannot be read, because
+    every reference would then look unknown.
+    """
+
+    def section(*keys: str) -> dict[str, Any]:
+        node: Any = document
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    tiers = document.get("tiers")
+    if not isinstance(tiers, list) or not all(isinstance(tier, dict) and isinstance(tier.get("name"), str) for tier in tiers):
+        return []
+    legal = section("legal_review", "tier").get("name")
+    detailed = section("detailed_assessment", "tier").get("name")
+    if not isinstance(legal, str):
+        return []
+    references = [
+        ("escalation.deviation_tier", section("escalation").get("deviation_tier"), True),
+        ("hardship.review_tier", section("hardship").get("review_tier"), False),
+        *[(f"escalation.grade_tiers.{grade}", name, True) for grade, name in section("escalation", "grade_tiers").items()],
+        *[(f"eligibility.referred_statuses.{status}", name, False) for status, name in section("eligibility", "referred_statuses").items()],
+    ]
+    detailed_name = detailed if isinstance(detailed, str) else None
+    return _tier_name_problems([tier["name"] for tier in tiers], legal, detailed_name, references)
 
 
 def _problem_path(location: tuple[Any, ...], document: Any) -> str:
@@ -455,6 +493,8 @@ def parse_policy(document: Any) -> Policy:
             elif isinstance(value, list):
                 shown = "[" + ", ".join(str(item.get("name", "?")) if isinstance(item, dict) else repr(item) for item in value) + "]"
             problems.append(PolicyProblem(path=_problem_path(item["loc"], document), value=shown, message=_allowed(item)))
+        reported = {problem.path for problem in problems}
+        problems += [problem for problem in _document_tier_name_problems(document) if problem.path not in reported]
         raise _policy_error(problems) from None
     problems = reference_problems(policy)
     if problems:

@@ -220,3 +220,27 @@ def test_interest_rate_bounds_reported() -> None:
     problems = problems_of(document)
 
     assert "less than or equal to 100" in problems["terms.interest.max_apr"][1]
+
+
+def test_unknown_tier_reported_with_type_errors() -> None:
+    document = default_document()
+    document["terms"]["grace_days"] = "soon"
+    document["escalation"]["grade_tiers"]["E"] = "cfo"
+    document["hardship"] = {"review_tier": "nobody"}
+
+    problems = problems_of(document)
+
+    assert "terms.grace_days" in problems
+    assert problems["escalation.grade_tiers.E"][0] == "'cfo'"
+    assert "unknown tier" in problems["escalation.grade_tiers.E"][1]
+    assert "unknown tier" in problems["hardship.review_tier"][1]
+
+
+def test_tier_references_skipped_when_tiers_unreadable() -> None:
+    document = default_document()
+    document["tiers"] = "all of them"
+    document["escalation"]["grade_tiers"]["E"] = "cfo"
+
+    problems = problems_of(document)
+
+    assert set(problems) == {"tiers"}
