@@ -317,22 +317,6 @@ class Policy(_Strict):
     hardship: HardshipRules = Field(default_factory=HardshipRules)
     escalation: Escalation = Field(default_factory=Escalation)
 
-    @field_validator("tiers")
-    @classmethod
-    def _tiers_ascending(cls, tiers: list[Tier]) -> list[Tier]:
-        names = [tier.name for tier in tiers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"tier names must be unique, got {names}")
-        for lower, upper in zip(tiers, tiers[1:]):
-            if upper.max_balance < lower.max_balance or upper.max_installments < lower.max_installments:
-                raise ValueError(
-                    f"tier {upper.name} must allow at least what {lower.name} allows "
-                    "(tiers are listed from lowest to highest authority)"
-                )
-            if upper.max_balance == lower.max_balance and upper.max_installments == lower.max_installments:
-                raise ValueError(f"tiers {lower.name} and {upper.name} have the same band; give the higher tier a larger limit")
-        return tiers
-
     @property
     def rounding_mode(self) -> str:
         return ROUNDING_MODES[self.schedule.rounding]
@@ -374,7 +358,8 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
         *[(f"escalation.grade_tiers.{grade}", name, True) for grade, name in policy.escalation.grade_tiers.items()],
         *[(f"eligibility.referred_statuses.{status}", name, False) for status, name in (policy.eligibility.referred_statuses or {}).items()],
     ]
-    problems = _tier_name_problems([tier.name for tier in policy.tiers], policy.legal_review.tier.name, detailed, references)
+    problems = _tier_order_problems(policy.tiers)
+    problems += _tier_name_problems([tier.name for tier in policy.tiers], policy.legal_review.tier.name, detailed, references)
     for grade, limit in policy.terms.max_installments_by_grade.items():
         if limit > policy.schedule.max_installments:
             problems.append(
@@ -396,6 +381,53 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
     return problems
 
 
+def _tier_order_problems(tiers: list[Tier]) -> list[PolicyProblem]:
+    """Check that tier names are unique and that each tier allows at least what the one before it allows."""
+    problems = []
+    first_index: dict[str, int] = {}
+    for index, tier in enumerate(tiers):
+        path = f"tiers[{index}] ({tier.name})"
+        if tier.name in first_index:
+            problems.append(
+                PolicyProblem(
+                    path=f"{path}.name",
+                    value=repr(tier.name),
+                    message=f"tier name already used by tiers[{first_index[tier.name]}]; give each tier its own name",
+                )
+            )
+        first_index.setdefault(tier.name, index)
+        if index == 0:
+            continue
+        lower = tiers[index - 1]
+        lower_path = f"tiers[{index - 1}] ({lower.name})"
+        order = "tiers are listed from lowest to highest authority, so each must allow at least what the tier before it allows"
+        if tier.max_balance < lower.max_balance:
+            problems.append(
+                PolicyProblem(
+                    path=f"{path}.max_balance",
+                    value=str(tier.max_balance),
+                    message=f"{tier.max_balance} < {lower.max_balance} of {lower_path}.max_balance; {order}",
+                )
+            )
+        if tier.max_installments < lower.max_installments:
+            problems.append(
+                PolicyProblem(
+                    path=f"{path}.max_installments",
+                    value=str(tier.max_installments),
+                    message=f"{tier.max_installments} < {lower.max_installments} of {lower_path}.max_installments; {order}",
+                )
+            )
+        if tier.max_balance == lower.max_balance and tier.max_installments == lower.max_installments:
+            problems.append(
+                PolicyProblem(
+                    path=path,
+                    value=f"max_balance {tier.max_balance}, max_installments {tier.max_installments}",
+                    message=f"the same band as {lower_path}; give the higher tier a larger limit",
+                )
+            )
+    return problems
+
+
 def _tier_name_problems(
     approval: list[str], legal: str | None, detailed: str | None, references: list[tuple[str, Any, bool]]
 ) -> list[PolicyProblem]:
@@ -414,7 +446,7 @@ def _tier_name_problems(
 
 
 def _document_tier_name_problems(document: dict[str, Any]) -> list[PolicyProblem]:
-    """Run the tier name checks on a document that failed validation, using whatever names it gives.
+    """Run the tier order and name checks on a document that failed validation, using whatever tiers it gives.
 
     This lets one run of validation list unknown tier names next to type
     errors. It is skipped when the tiers themselves cannot be read, because
@@ -430,10 +462,15 @@ def _document_tier_name_problems(document: dict[str, Any]) -> list[PolicyProblem
     tiers = document.get("tiers")
     if not isinstance(tiers, list) or not all(isinstance(tier, dict) and isinstance(tier.get("name"), str) for tier in tiers):
         return []
+    problems = []
+    try:
+        problems += _tier_order_problems([Tier.model_validate(tier) for tier in tiers])
+    except ValidationError:
+        pass  # the tier's own problems are already listed
     legal = section("legal_review", "tier").get("name")
     detailed = section("detailed_assessment", "tier").get("name")
     if not isinstance(legal, str):
-        return []
+        return problems
     references = [
         ("escalation.deviation_tier", section("escalation").get("deviation_tier"), True),
         ("hardship.review_tier", section("hardship").get("review_tier"), False),
@@ -441,7 +478,7 @@ def _document_tier_name_problems(document: dict[str, Any]) -> list[PolicyProblem
         *[(f"eligibility.referred_statuses.{status}", name, False) for status, name in section("eligibility", "referred_statuses").items()],
     ]
     detailed_name = detailed if isinstance(detailed, str) else None
-    return _tier_name_problems([tier["name"] for tier in tiers], legal, detailed_name, references)
+    return problems + _tier_name_problems([tier["name"] for tier in tiers], legal, detailed_name, references)
 
 
 def _problem_path(location: tuple[Any, ...], document: Any) -> str:

@@ -94,17 +94,44 @@ def test_overlapping_tier_bands_reported() -> None:
 
     problems = problems_of(document)
 
-    assert "same band" in problems["tiers"][1]
-    assert problems["tiers"][0] == "[collections_manager, finance_controller, revenue_operations_lead]"
+    assert "the same band as tiers[0] (collections_manager)" in problems["tiers[1] (finance_controller)"][1]
+    assert problems["tiers[1] (finance_controller)"][0] == "max_balance 5000.00, max_installments 6"
 
 
 def test_decreasing_tier_band_reported() -> None:
     document = default_document()
-    document["tiers"][1]["max_balance"] = "10.00"
+    document["tiers"][1]["max_balance"] = "4000.00"
+    document["tiers"][2]["max_installments"] = 10
 
     problems = problems_of(document)
 
-    assert "finance_controller" in problems["tiers"][1]
+    balance = problems["tiers[1] (finance_controller).max_balance"]
+    assert balance[0] == "4000.00"
+    assert "4000.00 < 5000.00 of tiers[0] (collections_manager).max_balance" in balance[1]
+    installments = problems["tiers[2] (revenue_operations_lead).max_installments"]
+    assert installments[0] == "10"
+    assert "10 < 12 of tiers[1] (finance_controller).max_installments" in installments[1]
+
+
+def test_tier_order_reported_with_type_errors() -> None:
+    document = default_document()
+    document["tiers"][1]["max_balance"] = "4000.00"
+    document["terms"]["grace_days"] = "soon"
+
+    problems = problems_of(document)
+
+    assert "terms.grace_days" in problems
+    assert "tiers[1] (finance_controller).max_balance" in problems
+
+
+def test_duplicate_tier_name_reported_once() -> None:
+    document = default_document()
+    document["tiers"][2]["name"] = "finance_controller"
+
+    problems = problems_of(document)
+
+    assert problems["tiers[2] (finance_controller).name"][0] == "'finance_controller'"
+    assert "already used by tiers[1]" in problems["tiers[2] (finance_controller).name"][1]
 
 
 def test_grade_limits_must_not_grow_for_worse_grades() -> None:
