@@ -12,7 +12,9 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROU
 from typing import Annotated, Any, Literal
 
 import holidays
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from policy.schedule import is_currency_code, minor_unit
 
 # Largest amount a policy may name: a trillion in the policy currency, far
 # above any real plan, so a typing slip such as an extra exponent is caught.
@@ -65,6 +67,12 @@ Frequency = Literal["weekly", "biweekly", "monthly"]
 Segment = Literal["business", "consumer"]
 AccountStatus = Literal["open", "closed", "bankruptcy", "legal_hold", "deceased"]
 REFERRED_STATUSES = ("bankruptcy", "legal_hold", "deceased", "closed")
+
+
+def _currency_code(code: str) -> str:
+    if not is_currency_code(code):
+        raise ValueError(f"{code} is not an ISO 4217 currency code; give one such as USD, EUR or JPY")
+    return code
 
 
 class PolicyError(ValueError):
@@ -302,7 +310,7 @@ class Escalation(_Strict):
 
 class Policy(_Strict):
     version: str = Field(min_length=1)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency_code)]
     description: str = ""
     # Where the figures in this file come from, for policies that copy a published rule.
     sources: list[str] = Field(default_factory=list)
@@ -359,6 +367,7 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
         *[(f"eligibility.referred_statuses.{status}", name, False) for status, name in (policy.eligibility.referred_statuses or {}).items()],
     ]
     problems = _tier_order_problems(policy.tiers)
+    problems += _minor_unit_problems(policy)
     problems += _tier_name_problems([tier.name for tier in policy.tiers], policy.legal_review.tier.name, detailed, references)
     for grade, limit in policy.terms.max_installments_by_grade.items():
         if limit > policy.schedule.max_installments:
@@ -379,6 +388,33 @@ def reference_problems(policy: Policy) -> list[PolicyProblem]:
             )
         )
     return problems
+
+
+def _minor_unit_problems(policy: Policy) -> list[PolicyProblem]:
+    """Return every amount with more decimal places than the policy currency has, such as 25.001 in USD."""
+    amounts: list[tuple[str, Decimal | None]] = [
+        ("eligibility.min_balance", policy.eligibility.min_balance),
+        ("eligibility.max_balance", policy.eligibility.max_balance),
+        *[(f"tiers[{index}] ({tier.name}).max_balance", tier.max_balance) for index, tier in enumerate(policy.tiers)],
+        ("legal_review.balance_above", policy.legal_review.balance_above),
+        ("terms.down_payment_min_amount", policy.terms.down_payment_min_amount),
+        ("terms.min_installment_amount", policy.terms.min_installment_amount),
+        ("terms.setup_fee", policy.terms.setup_fee),
+        ("terms.late_fee", policy.terms.late_fee),
+        *[(f"documents[{index}] ({rule.code}).balance_above", rule.balance_above) for index, rule in enumerate(policy.documents)],
+    ]
+    if policy.detailed_assessment is not None:
+        amounts.append(("detailed_assessment.balance_above", policy.detailed_assessment.balance_above))
+    unit = minor_unit(policy.currency)
+    return [
+        PolicyProblem(
+            path=path,
+            value=repr(str(amount)),
+            message=f"more decimal places than {policy.currency} allows; round it to the minor unit {unit}",
+        )
+        for path, amount in amounts
+        if amount is not None and amount != amount.quantize(unit)
+    ]
 
 
 def _tier_order_problems(tiers: list[Tier]) -> list[PolicyProblem]:

@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from policy.config import AccountStatus, Frequency, Policy, Segment
 from policy.engine import AccountProfile, Assessment, Terms, assess, validate_terms
 from policy.facts import InvoiceRecord, PriorPlan, compute_facts
-from policy.schedule import minor_unit
+from policy.schedule import is_currency_code, minor_unit
 
 MAX_AMOUNT = Decimal(10) ** 15
-DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
 
 # JSON path in the input document of each field that validate_terms reports on.
 TERMS_FIELD_PATHS = {
@@ -47,6 +47,8 @@ def _decimal_text(value: Any) -> Decimal:
 def _currency_code(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", value):
         raise ValueError("give an ISO 4217 code of three capital letters, such as USD")
+    if not is_currency_code(value):
+        raise ValueError(f"{value} is not an ISO 4217 currency code; give one such as USD, EUR or JPY")
     return value
 
 

@@ -271,3 +271,35 @@ def test_tier_references_skipped_when_tiers_unreadable() -> None:
     problems = problems_of(document)
 
     assert set(problems) == {"tiers"}
+
+
+def test_unknown_currency_code_rejected() -> None:
+    document = default_document()
+    document["currency"] = "XYZ"
+
+    problems = problems_of(document)
+
+    assert set(problems) == {"currency"}
+    assert "XYZ is not an ISO 4217 currency code" in problems["currency"][1]
+
+
+@pytest.mark.parametrize(
+    ("currency", "field", "value"),
+    [("USD", "late_fee", "25.001"), ("JPY", "setup_fee", "100.5"), ("JPY", "late_fee", "25.50")],
+)
+def test_amount_finer_than_minor_unit_rejected(currency: str, field: str, value: str) -> None:
+    document = default_document()
+    document["currency"] = currency
+    document["terms"][field] = value
+
+    problems = problems_of(document)
+
+    assert set(problems) == {f"terms.{field}"}
+    assert f"more decimal places than {currency} allows" in problems[f"terms.{field}"][1]
+
+
+def test_trailing_zeros_within_minor_unit_accepted() -> None:
+    document = default_document()
+    document["terms"]["late_fee"] = "25.000"
+
+    assert parse_policy(document).terms.late_fee == Decimal("25")

@@ -100,3 +100,23 @@ def test_jpy_case_has_whole_amounts() -> None:
 
     assert all("." not in line["amount"] for line in decision["schedule"])
     assert decision["totals"]["total"] == "1845000"
+
+
+def test_unknown_currency_code_named(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["currency"] = "XYZ"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "XYZ is not an ISO 4217 currency code" in caught.value.problems["account.currency"]
+
+
+def test_full_width_digits_rejected(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "１８４５０.00"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "account.balance" in caught.value.problems
