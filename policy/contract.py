@@ -80,6 +80,8 @@ class InvoiceInput(_Input):
     def _dates_in_order(self) -> InvoiceInput:
         if self.due < self.issued:
             raise ValueError(f"due {self.due} is before issued {self.issued}")
+        if self.paid is not None and self.paid < self.issued:
+            raise ValueError(f"paid {self.paid} is before issued {self.issued}")
         if self.amount <= 0:
             raise ValueError(f"amount {self.amount} must be positive")
         return self
@@ -89,6 +91,12 @@ class PriorPlanInput(_Input):
     status: Literal["completed", "defaulted", "active", "cancelled"]
     started: date
     ended: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PriorPlanInput:
+        if self.ended is not None and self.ended < self.started:
+            raise ValueError(f"ended {self.ended} is before started {self.started}")
+        return self
 
 
 class AccountInput(_Input):
@@ -103,7 +111,8 @@ class AccountInput(_Input):
 
 class RequestInput(_Input):
     down_payment: DecimalText
-    installments: int = Field(ge=1, le=520)
+    # Strict, so true, "12" and 12.0 are rejected instead of read as 1 or 12.
+    installments: int = Field(ge=1, le=520, strict=True)
     frequency: Frequency = "monthly"
     first_due: date
     apr: DecimalText = Decimal("0")
@@ -131,12 +140,32 @@ def parse_case(document: Any, policy: Policy) -> CaseInput:
         raise CaseError(problems) from None
 
     problems = _amount_problems(document)
+    problems.update(_consistency_problems(case))
     terms = case_terms(case)
     for problem in validate_terms(terms, policy=policy, as_of=case.as_of):
         problems.setdefault(TERMS_FIELD_PATHS.get(problem.field, problem.field), problem.message)
     if problems:
         raise CaseError(problems)
     return case
+
+
+def _consistency_problems(case: CaseInput) -> dict[str, str]:
+    """Check the account against its own history: the balance against the open invoices, prior plans against ``as_of``."""
+    problems = {}
+    account = case.account
+    if account.invoices:
+        open_sum = sum((invoice.amount for invoice in account.invoices if invoice.paid is None), Decimal(0))
+        if open_sum != account.balance:
+            problems["account.balance"] = (
+                f"{account.balance} differs from {open_sum}, the sum of the open invoices (paid null); "
+                "give the balance the open invoices add up to, or list every open invoice"
+            )
+    for index, plan in enumerate(account.prior_plans):
+        if plan.started > case.as_of:
+            problems[f"account.prior_plans[{index}].started"] = f"{plan.started} is after as_of ({case.as_of})"
+        if plan.ended is not None and plan.ended > case.as_of:
+            problems[f"account.prior_plans[{index}].ended"] = f"{plan.ended} is after as_of ({case.as_of})"
+    return problems
 
 
 def json_path(location: tuple[Any, ...]) -> str:

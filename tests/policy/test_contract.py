@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,62 @@ def test_full_width_digits_rejected(b2b) -> None:
         parse_case(document, b2b)
 
     assert "account.balance" in caught.value.problems
+
+
+@pytest.mark.parametrize("installments", [True, "12", 12.0])
+def test_installments_must_be_integer(b2b, installments) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"]["installments"] = installments
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert set(caught.value.problems) == {"request.installments"}
+
+
+def test_balance_must_match_open_invoices(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "18000.00"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert set(caught.value.problems) == {"account.balance"}
+    assert "18000.00 differs from 18450.00" in caught.value.problems["account.balance"]
+
+
+def test_balance_without_invoices_accepted(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["invoices"] = []
+
+    assert parse_case(document, b2b).account.balance == Decimal("18450.00")
+
+
+def test_paid_before_issued_rejected(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    invoice = next(item for item in document["account"]["invoices"] if item["paid"] is not None)
+    index = document["account"]["invoices"].index(invoice)
+    invoice["paid"] = "2000-01-01"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "paid 2000-01-01 is before issued" in caught.value.problems[f"account.invoices[{index}]"]
+
+
+@pytest.mark.parametrize(
+    ("started", "ended", "path", "message"),
+    [
+        ("2025-06-01", "2025-01-01", "account.prior_plans[0]", "ended 2025-01-01 is before started 2025-06-01"),
+        ("2025-01-01", "2099-01-01", "account.prior_plans[0].ended", "2099-01-01 is after as_of"),
+        ("2099-01-01", None, "account.prior_plans[0].started", "2099-01-01 is after as_of"),
+    ],
+)
+def test_prior_plan_dates_checked(b2b, started: str, ended: str | None, path: str, message: str) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["prior_plans"] = [{"status": "completed", "started": started, "ended": ended}]
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert message in caught.value.problems[path]
