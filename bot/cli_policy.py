@@ -81,19 +81,25 @@ def backtest(
     show: int = typer.Option(20, min=0, help="Account differences to list with --against."),
 ) -> None:
     """Evaluate a standard request for every account in DATABASE_URL and print the distribution."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot import backtest as bt
-    from storage.db import make_engine, make_session_factory
+    from bot.cli import exit_on_database_error, open_database
 
     policy = _policy_or_exit(policy_path)
     other = _policy_or_exit(against) if against else None
-    session_factory = make_session_factory(make_engine(Settings().database_url))
-    with session_factory() as session:
-        day = _date_or_exit(as_of) if as_of else bt.default_as_of(session)
-        if day is None:
-            error_console.print("The database has no invoices. Import some first, for example with payplan import uci-credit.")
-            raise typer.Exit(1)
-        with console.status("Loading accounts"):
-            portfolio = bt.load_portfolio(session, day)
+    settings = Settings()
+    session_factory = open_database(settings)
+    try:
+        with session_factory() as session:
+            day = _date_or_exit(as_of) if as_of else bt.default_as_of(session)
+            if day is None:
+                error_console.print("The database has no invoices. Import some first, for example with payplan import uci-credit.")
+                raise typer.Exit(1)
+            with console.status("Loading accounts"):
+                portfolio = bt.load_portfolio(session, day)
+    except SQLAlchemyError as error:
+        exit_on_database_error(settings.database_url, error)
     console.print(f"{len(portfolio)} accounts, as of {day.isoformat()}, standard request of {installments} monthly installments.")
 
     runs = [policy] + ([other] if other else [])

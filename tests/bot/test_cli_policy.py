@@ -181,3 +181,25 @@ def test_uci_import_and_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "consumer-stricter" in result.stdout
     assert "account(s) change from consumer-2026.1 to consumer-stricter" in result.stdout
     assert "balance_below_min" in result.stdout
+
+
+def test_backtest_unmigrated_database_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "empty.db"
+    database.touch()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+
+    result = runner.invoke(app, ["policy", "backtest"])
+
+    assert result.exit_code == 2
+    assert "payplan db upgrade" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_backtest_missing_database_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'absent.db'}")
+
+    result = runner.invoke(app, ["policy", "backtest"])
+
+    assert result.exit_code == 2
+    assert "payplan db upgrade" in result.stderr
+    assert not (tmp_path / "absent.db").exists()
