@@ -2,35 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from policy.config import PolicyError
 
 
+INTEGER_TAG = "tag:yaml.org,2002:int"
+PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)", re.ASCII)
+
+
 class PolicyYamlLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects a key given twice in one mapping.
+    """A safe YAML loader that rejects a key given twice in one mapping and non-decimal integers.
 
     PyYAML's own loaders keep the last value of a repeated key, so a policy
-    with two ``max_balance`` lines would load without a word.
+    with two ``max_balance`` lines would load without a word. They also read
+    YAML 1.1 integer forms, so ``grace_days: 010`` would be octal 8.
     """
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         if node is None:
             return None
-        _reject_duplicate_keys(node, "")
+        _check_nodes(node, "")
         return self.construct_document(node)
 
 
-def _reject_duplicate_keys(node: Node, path: str) -> None:
+def _check_nodes(node: Node, path: str) -> None:
+    if isinstance(node, ScalarNode):
+        if node.tag == INTEGER_TAG and not PLAIN_INTEGER.fullmatch(node.value):
+            raise ConstructorError(
+                None,
+                None,
+                f"{path or 'the document'} is {node.value}, which YAML reads as an octal, hexadecimal, binary or "
+                "base-60 integer; write it in decimal digits without a leading zero",
+                node.start_mark,
+            )
+        return
     if isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
-            _reject_duplicate_keys(item, f"{path}[{index}]")
+            _check_nodes(item, f"{path}[{index}]")
         return
     if not isinstance(node, MappingNode):
         return
@@ -49,7 +65,7 @@ def _reject_duplicate_keys(node: Node, path: str) -> None:
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
-        _reject_duplicate_keys(value_node, key_path)
+        _check_nodes(value_node, key_path)
 
 
 def parse_policy_yaml(text: str) -> Any:

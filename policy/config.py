@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROU
 from typing import Annotated, Any, Literal
 
 import holidays
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from policy.schedule import is_currency_code, minor_unit
 
@@ -102,8 +102,8 @@ class EligibilityRules(_Strict):
     allow_second_open_plan: bool = False
     segments: list[Segment] = Field(default_factory=lambda: ["business", "consumer"], min_length=1)
     # A prior plan that defaulted within this many days makes the account ineligible.
-    prior_default_lookback_days: int = Field(default=730, ge=0)
-    max_prior_defaults: int = Field(default=0, ge=0)
+    prior_default_lookback_days: StrictInt = Field(default=730, ge=0)
+    max_prior_defaults: StrictInt = Field(default=0, ge=0)
     # Account statuses that make a plan ineligible, each with the tier the
     # case is referred to. Unset means the four statuses of REFERRED_STATUSES,
     # each referred to the legal review tier.
@@ -128,7 +128,7 @@ class Tier(_Strict):
     name: TierName
     label: str
     max_balance: NonNegativeMoney
-    max_installments: int = Field(ge=1)
+    max_installments: StrictInt = Field(ge=1)
 
 
 class ReviewTier(_Strict):
@@ -138,7 +138,7 @@ class ReviewTier(_Strict):
     label: str
     # Accepted for files written for the first policy version; not used.
     max_balance: NonNegativeMoney | None = None
-    max_installments: int | None = Field(default=None, ge=1)
+    max_installments: StrictInt | None = Field(default=None, ge=1)
 
 
 class LegalReview(_Strict):
@@ -147,9 +147,9 @@ class LegalReview(_Strict):
 
 
 class ScheduleRules(_Strict):
-    max_installments: int = Field(ge=1, le=120)
-    max_first_due_days: int = Field(ge=0, le=365)
-    min_first_due_days: int = Field(default=1, ge=1, le=365)
+    max_installments: StrictInt = Field(ge=1, le=120)
+    max_first_due_days: StrictInt = Field(ge=0, le=365)
+    min_first_due_days: StrictInt = Field(default=1, ge=1, le=365)
     rounding: Literal["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"] = "half_up"
     frequencies: list[Frequency] = Field(default_factory=lambda: ["monthly"], min_length=1)
     # Holiday calendar (ISO 3166 country code) for moving due dates off weekends and holidays; none keeps them.
@@ -200,12 +200,12 @@ class TermsRules(_Strict):
     down_payment_min_amount: NonNegativeMoney = Decimal("0")
     min_installment_amount: NonNegativeMoney = Decimal("0")
     # Maximum standard plan length in months for each grade. A grade not listed uses schedule.max_installments.
-    max_installments_by_grade: dict[Grade, int] = Field(default_factory=dict)
+    max_installments_by_grade: dict[Grade, StrictInt] = Field(default_factory=dict)
     interest: InterestRules = Field(default_factory=InterestRules)
     setup_fee: NonNegativeMoney = Decimal("0")
     late_fee: NonNegativeMoney = Decimal("0")
-    grace_days: int = Field(default=0, ge=0, le=60)
-    default_after_missed: int = Field(default=2, ge=1, le=12)
+    grace_days: StrictInt = Field(default=0, ge=0, le=60)
+    default_after_missed: StrictInt = Field(default=2, ge=1, le=12)
 
     @field_validator("max_installments_by_grade")
     @classmethod
@@ -225,14 +225,14 @@ class TermsRules(_Strict):
 class RiskAdjustments(_Strict):
     """Findings that lower the grade by one step each, after the base grade."""
 
-    max_days_late_above: int = Field(default=60, ge=0)
+    max_days_late_above: StrictInt = Field(default=60, ge=0)
     # Recent average days late minus the earlier average, in days.
     worsening_trend_above: DecimalText = Field(default=Decimal("10"), ge=0)
     disputed_invoice_share_above: Share = Decimal("0.30")
     balance_to_typical_invoice_above: DecimalText = Field(default=Decimal("12"), gt=0)
-    oldest_open_days_above: int = Field(default=90, ge=0)
+    oldest_open_days_above: StrictInt = Field(default=90, ge=0)
     # Steps down per prior plan that defaulted within the lookback.
-    steps_per_prior_default: int = Field(default=1, ge=0, le=4)
+    steps_per_prior_default: StrictInt = Field(default=1, ge=0, le=4)
 
 
 class RiskRules(_Strict):
@@ -261,7 +261,7 @@ class DetailedAssessment(_Strict):
     tier: ReviewTier
     balance_above: NonNegativeMoney | None = None
     # A plan longer than this many months (weekly and biweekly plans by their length in months).
-    installments_above: int | None = Field(default=None, ge=1)
+    installments_above: StrictInt | None = Field(default=None, ge=1)
     grades: list[Grade] = Field(default_factory=lambda: ["D", "E"])
     prior_default: bool = True
     disputed_share_above: Share | None = None
@@ -273,7 +273,7 @@ class DocumentRule(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     balance_above: NonNegativeMoney | None = None
-    installments_above: int | None = Field(default=None, ge=1)
+    installments_above: StrictInt | None = Field(default=None, ge=1)
     grades: list[Grade] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
@@ -297,7 +297,7 @@ class HardshipRules(_Strict):
     """Handling of requests whose reason is hardship."""
 
     review_tier: TierName | None = None
-    extra_installments: int = Field(default=0, ge=0, le=60)
+    extra_installments: StrictInt = Field(default=0, ge=0, le=60)
     waive_interest: bool = True
 
 

@@ -203,3 +203,27 @@ def test_backtest_missing_database_exits_2(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "payplan db upgrade" in result.stderr
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize("written", ["010", "0x10", "0b10", "1:30"])
+def test_validate_non_decimal_integer_rejected(tmp_path: Path, written: str) -> None:
+    text = (POLICIES / "b2b.yaml").read_text().replace("  grace_days: 5\n", f"  grace_days: {written}\n", 1)
+    path = tmp_path / "octal.yaml"
+    path.write_text(text)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert f"terms.grace_days is {written}" in result.stderr
+
+
+def test_validate_boolean_integer_rejected(tmp_path: Path) -> None:
+    document = yaml.safe_load((POLICIES / "b2b.yaml").read_text())
+    document["terms"]["grace_days"] = True
+    path = tmp_path / "bool.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert "terms.grace_days: Input should be a valid integer (got True)" in result.stderr
