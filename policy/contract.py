@@ -219,8 +219,16 @@ def evaluate_case(policy: Policy, case: CaseInput) -> Assessment:
 
 
 def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[str, Any]:
-    """Render an assessment in the contract's output fields."""
+    """Render an assessment in the contract's output fields, every amount with the currency's minor unit ("0.00", not "0")."""
     rules = policy.terms
+    unit = minor_unit(result.currency)
+
+    def money(amount: Decimal) -> str:
+        return str(amount.quantize(unit))
+
+    def totals_json(totals: Any) -> dict[str, str]:
+        return {name: money(getattr(totals, name)) for name in ("down_payment", "principal", "interest", "fees", "total")}
+
     return {
         "policy_version": result.policy_version,
         "account_id": case.account.id,
@@ -235,14 +243,14 @@ def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[s
         ],
         "route": list(result.route),
         "required_documents": [{"code": document.code, "reason": document.reason, "rule": document.rule} for document in result.required_documents],
-        "counter_proposal": None if result.counter_proposal is None else terms_json(result.counter_proposal),
+        "counter_proposal": None if result.counter_proposal is None else terms_json(result.counter_proposal, unit),
         "alternatives": [
             {
                 "label": alternative.label,
-                "terms": terms_json(alternative.terms),
-                "periodic_amount": str(alternative.periodic_amount),
-                "total_cost": str(alternative.total_cost),
-                "totals": alternative.totals.to_dict(),
+                "terms": terms_json(alternative.terms, unit),
+                "periodic_amount": money(alternative.periodic_amount),
+                "total_cost": money(alternative.total_cost),
+                "totals": totals_json(alternative.totals),
             }
             for alternative in result.alternatives
         ],
@@ -250,27 +258,30 @@ def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[s
             {
                 "number": payment.sequence,
                 "due": payment.due_date.isoformat(),
-                "amount": str(payment.amount),
-                "principal": str(payment.principal),
-                "interest": str(payment.interest),
-                "fee": str(payment.fee),
-                "balance_after": str(payment.balance_after),
+                "amount": money(payment.amount),
+                "principal": money(payment.principal),
+                "interest": money(payment.interest),
+                "fee": money(payment.fee),
+                "balance_after": money(payment.balance_after),
             }
             for payment in result.schedule
         ],
-        "totals": None if result.totals is None else result.totals.to_dict(),
+        "totals": None if result.totals is None else totals_json(result.totals),
         "plan_terms": {
-            "late_fee": str(rules.late_fee),
+            "late_fee": money(rules.late_fee),
             "grace_days": rules.grace_days,
             "default_after_missed": rules.default_after_missed,
         },
     }
 
 
-def terms_json(terms: Terms) -> dict[str, Any]:
-    """Render terms with the request's field names, so a counter-proposal can be sent back as a request."""
+def terms_json(terms: Terms, unit: Decimal | None = None) -> dict[str, Any]:
+    """Render terms with the request's field names, so a counter-proposal can be sent back as a request.
+
+    With ``unit``, the down payment is written with that minor unit.
+    """
     return {
-        "down_payment": str(terms.down_payment),
+        "down_payment": str(terms.down_payment if unit is None else terms.down_payment.quantize(unit)),
         "installments": terms.installment_count,
         "frequency": terms.frequency,
         "first_due": terms.first_due_date.isoformat(),

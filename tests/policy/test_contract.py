@@ -180,3 +180,16 @@ def test_prior_plan_dates_checked(b2b, started: str, ended: str | None, path: st
         parse_case(document, b2b)
 
     assert message in caught.value.problems[path]
+
+
+def test_amounts_written_with_minor_unit(b2b) -> None:
+    decision = decide(b2b, CASE)
+
+    assert decision["totals"]["interest"] == "0.00"
+    assert decision["totals"]["down_payment"] == "0.00"
+    assert decision["schedule"][0]["fee"] == "0.00"
+    assert decision["schedule"][0]["interest"] == "0.00"
+    assert decision["plan_terms"]["late_fee"].count(".") == 1
+    for row in decision["schedule"]:
+        for field in ("amount", "principal", "interest", "fee", "balance_after"):
+            assert len(row[field].split(".")[1]) == 2, (row["number"], field, row[field])
