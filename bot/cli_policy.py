@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,14 @@ def backtest(
     runs = [policy] + ([other] if other else [])
     results = []
     for run_policy in runs:
-        with _progress(f"Evaluating under {run_policy.version}") as progress:
+        label = f"Evaluating under {run_policy.version}"
+        if not error_console.is_terminal:
+            # Rich draws no bar without a terminal, so a log or CI run gets plain lines instead.
+            results.append(
+                bt.evaluate_portfolio(run_policy, portfolio, day, installments=installments, on_progress=_plain_progress(label, len(portfolio)))
+            )
+            continue
+        with _progress(label) as progress:
             task = progress.add_task("evaluate", total=len(portfolio))
             results.append(
                 bt.evaluate_portfolio(run_policy, portfolio, day, installments=installments, on_progress=lambda done: progress.update(task, completed=done))
@@ -217,6 +224,22 @@ def _date_or_exit(text: str) -> date:
 
 def _progress(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=error_console, transient=True)
+
+
+# Accounts between two plain progress lines when standard error is not a terminal.
+PLAIN_PROGRESS_EVERY = 5000
+
+
+def _plain_progress(label: str, total: int) -> Callable[[int], None]:
+    """Return a progress callback that prints "label: done/total accounts" every PLAIN_PROGRESS_EVERY accounts and at the end."""
+    printed = [0]
+
+    def report(done: int) -> None:
+        if done - printed[0] >= PLAIN_PROGRESS_EVERY or (done == total and printed[0] != total):
+            printed[0] = done
+            error_console.print(f"{label}: {done}/{total} accounts", markup=False, highlight=False, soft_wrap=True)
+
+    return report
 
 
 def _print_distributions(runs: list[tuple[str, Any]]) -> None:

@@ -180,6 +180,9 @@ def test_uci_import_and_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "eligible share of assessed" in result.stdout
     assert "consumer-stricter" in result.stdout
     assert "account(s) change from consumer-2026.1 to consumer-stricter" in result.stdout
+    # CliRunner's standard error is not a terminal, so progress comes as plain lines.
+    assert "Evaluating under consumer-2026.1: 40/40 accounts" in result.stderr
+    assert "Evaluating under consumer-stricter: 40/40 accounts" in result.stderr
     assert "balance_below_min" in result.stdout
 
 
