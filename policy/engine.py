@@ -251,7 +251,11 @@ MAX_APR_ANY_POLICY = Decimal("100")
 def validate_terms(terms: Terms, *, policy: Policy, as_of: date) -> list[TermsProblem]:
     """Return what makes ``terms`` impossible to assess; empty when they are usable."""
     problems = []
-    if terms.balance <= 0:
+    if terms.balance < 0:
+        problems.append(
+            TermsProblem("account", f"Balance {terms.balance} is negative, so the account is in credit. A plan needs a balance above 0.")
+        )
+    elif terms.balance == 0:
         problems.append(
             TermsProblem("account", f"The account has no open balance on {as_of.isoformat()}. Choose an account with a past-due balance.")
         )

@@ -193,3 +193,14 @@ def test_amounts_written_with_minor_unit(b2b) -> None:
     for row in decision["schedule"]:
         for field in ("amount", "principal", "interest", "fee", "balance_after"):
             assert len(row[field].split(".")[1]) == 2, (row["number"], field, row[field])
+
+
+def test_negative_balance_named_as_negative(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "-5.00"
+    document["account"]["invoices"] = []
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "Balance -5.00 is negative" in caught.value.problems["account.balance"]
