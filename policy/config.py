@@ -542,7 +542,9 @@ def _allowed(problem: dict[str, Any]) -> str:
     """Return the pydantic message, with 'Value error, ' dropped for our own checks."""
     message = str(problem["msg"]).removeprefix("Value error, ")
     # Pydantic shows decimal limits as Decimal('1000000000000'); show the number.
-    return re.sub(r"Decimal\('([^']*)'\)", r"\1", message)
+    message = re.sub(r"Decimal\('([^']*)'\)", r"\1", message)
+    # A policy author writes YAML, so "or instance of EligibilityRules" means nothing to them.
+    return re.sub(r"a valid dictionary or instance of \w+", "a mapping (a YAML section of key: value lines)", message)
 
 
 def parse_policy(document: Any) -> Policy:

@@ -134,7 +134,8 @@ def parse_case(document: Any, policy: Policy) -> CaseInput:
         for item in error.errors():
             path = json_path(item["loc"])
             got = "missing" if item["type"] == "missing" else repr(item.get("input"))
-            problems[path] = f"{str(item['msg']).removeprefix('Value error, ')} (got {got})"
+            message = re.sub(r"a valid dictionary or instance of \w+", "a JSON object", str(item["msg"]).removeprefix("Value error, "))
+            problems[path] = f"{message} (got {got})"
         for path, message in _amount_problems(document).items():
             problems.setdefault(path, message)
         raise CaseError(problems) from None

@@ -303,3 +303,13 @@ def test_trailing_zeros_within_minor_unit_accepted() -> None:
     document["terms"]["late_fee"] = "25.000"
 
     assert parse_policy(document).terms.late_fee == Decimal("25")
+
+
+def test_section_type_error_hides_class_names() -> None:
+    document = default_document()
+    document["eligibility"] = "x"
+
+    problems = problems_of(document)
+
+    assert "EligibilityRules" not in problems["eligibility"][1]
+    assert "a mapping" in problems["eligibility"][1]

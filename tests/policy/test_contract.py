@@ -204,3 +204,14 @@ def test_negative_balance_named_as_negative(b2b) -> None:
         parse_case(document, b2b)
 
     assert "Balance -5.00 is negative" in caught.value.problems["account.balance"]
+
+
+def test_object_type_error_hides_class_names(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"] = "12 months"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "RequestInput" not in caught.value.problems["request"]
+    assert "a JSON object" in caught.value.problems["request"]
