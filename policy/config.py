@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROU
 from typing import Annotated, Any, Literal
 
 import holidays
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, field_validator, model_validator
 
 from policy.schedule import is_currency_code, minor_unit
 
@@ -169,13 +169,14 @@ class ScheduleRules(_Strict):
             )
         return code
 
-    @model_validator(mode="after")
-    def _window_in_order(self) -> ScheduleRules:
-        if self.min_first_due_days > self.max_first_due_days:
-            raise ValueError(
-                f"min_first_due_days {self.min_first_due_days} is above max_first_due_days {self.max_first_due_days}"
-            )
-        return self
+    @field_validator("min_first_due_days")
+    @classmethod
+    def _window_in_order(cls, min_days: int, info: ValidationInfo) -> int:
+        # max_first_due_days is declared first, so it is in info.data when it was valid.
+        max_days = info.data.get("max_first_due_days")
+        if max_days is not None and min_days > max_days:
+            raise ValueError(f"{min_days} is above max_first_due_days ({max_days}); the first due date window would be empty")
+        return min_days
 
 
 class InterestRules(_Strict):

@@ -313,3 +313,14 @@ def test_section_type_error_hides_class_names() -> None:
 
     assert "EligibilityRules" not in problems["eligibility"][1]
     assert "a mapping" in problems["eligibility"][1]
+
+
+def test_empty_first_due_window_points_at_min() -> None:
+    document = default_document()
+    document["schedule"]["min_first_due_days"] = 50
+    document["schedule"]["max_first_due_days"] = 30
+
+    problems = problems_of(document)
+
+    assert set(problems) == {"schedule.min_first_due_days"}
+    assert "above max_first_due_days (30)" in problems["schedule.min_first_due_days"][1]
