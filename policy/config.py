@@ -149,7 +149,7 @@ class LegalReview(_Strict):
 class ScheduleRules(_Strict):
     max_installments: StrictInt = Field(ge=1, le=120)
     max_first_due_days: StrictInt = Field(ge=0, le=365)
-    min_first_due_days: StrictInt = Field(default=1, ge=1, le=365)
+    min_first_due_days: StrictInt = Field(default=1, ge=1, le=365, validate_default=True)
     rounding: Literal["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"] = "half_up"
     frequencies: list[Frequency] = Field(default_factory=lambda: ["monthly"], min_length=1)
     # Holiday calendar (ISO 3166 country code) for moving due dates off weekends and holidays; none keeps them.

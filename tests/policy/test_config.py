@@ -324,3 +324,13 @@ def test_empty_first_due_window_points_at_min() -> None:
 
     assert set(problems) == {"schedule.min_first_due_days"}
     assert "above max_first_due_days (30)" in problems["schedule.min_first_due_days"][1]
+
+
+def test_zero_day_window_with_default_min_rejected() -> None:
+    document = default_document()
+    document["schedule"].pop("min_first_due_days", None)
+    document["schedule"]["max_first_due_days"] = 0
+
+    problems = problems_of(document)
+
+    assert "schedule.min_first_due_days" in problems
