@@ -21,7 +21,7 @@ class PolicyYamlLoader(yaml.SafeLoader):
     """A safe YAML loader that rejects a key given twice in one mapping and non-decimal integers.
 
     PyYAML's own loaders keep the last value of a repeated key, so a policy
-    with two ``max_balance`` lines would load without a word. They also read
+    with two ``max_balance`` lines would load silently. They also read
     YAML 1.1 integer forms, so ``grace_days: 010`` would be octal 8.
     """
 

@@ -516,9 +516,8 @@ def regular_installment(terms: Terms, currency: str, rounding: str) -> Decimal |
 def required_documents(policy: Policy, terms: Terms, risk_grade: str, reason: str, segment: str, prior_defaults: int) -> list[RequiredDocument]:
     """Return the documents the policy requires for this case; every condition a rule sets must hold.
 
-    Several rules may require the same document code, which is how a policy
-    says "this or that"; the document is listed once, with the reasons of
-    every rule that requires it.
+    Several rules with the same document code mean "any of these rules". The
+    document is then listed once, with the reasons of every rule that matched.
     """
     documents: dict[str, RequiredDocument] = {}
     for index, rule in enumerate(policy.documents):
