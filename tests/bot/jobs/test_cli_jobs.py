@@ -81,7 +81,7 @@ def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> 
     finally:
         scheduler.shutdown(wait=True)
 
-    expected = ["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "connector-write-back", "plan-monitoring", "digest"]
+    expected = ["approval-sla", "missing-authority", "stalled-negotiation", "agreement-activation", "customer-reminders", "connector-write-back", "plan-monitoring", "slack-outbox", "digest"]
     assert sorted(jobs) == sorted(expected)
     assert str(jobs["digest"].trigger).startswith("cron[day_of_week='mon-fri', hour='8', minute='30'")
 
