@@ -273,3 +273,28 @@ def test_irs_statement_listed_once_with_both_reasons(irs) -> None:
     reason = result.required_documents[0].reason
     assert "balance 60000.00 is above 50000.00" in reason
     assert "plan of 84 months is longer than 72" in reason
+
+
+# The longest grade A plan is 24 months: 52 biweekly or 104 weekly installments,
+# fewer when an installment would fall below the minimum amount.
+@pytest.mark.parametrize("frequency, count, longest", [("biweekly", 120, 52), ("weekly", 200, 104)])
+def test_counter_proposal_keeps_allowed_frequency(consumer, frequency: str, count: int, longest: int) -> None:
+    profile = AccountProfile(segment="consumer", currency="TWD")
+    facts = clean_facts("30000.00", typical="5000.00")
+    result = assess(consumer, facts, terms("30000.00", count, down="1500", days=14, frequency=frequency), as_of=AS_OF, open_plan_count=0, account=profile)
+
+    assert FlagCode.INSTALLMENTS_ABOVE_MAX in codes(result, "deviation")
+    assert result.counter_proposal is not None
+    assert result.counter_proposal.frequency == frequency
+    assert result.counter_proposal.installment_count <= longest
+
+
+def test_hardship_counter_proposal_waives_interest(consumer) -> None:
+    profile = AccountProfile(segment="consumer", currency="TWD")
+    facts = clean_facts("30000.00", typical="5000.00")
+    requested = terms("30000.00", 30, down="1500", days=14, apr="10")
+
+    result = assess(consumer, facts, requested, as_of=AS_OF, open_plan_count=0, account=profile, reason="hardship")
+
+    assert result.counter_proposal is not None
+    assert result.counter_proposal.apr == 0
