@@ -288,7 +288,7 @@ def validate_terms(terms: Terms, *, policy: Policy, as_of: date) -> list[TermsPr
         problems.append(
             TermsProblem(
                 "first_due_date",
-                f"First due date {terms.first_due_date.isoformat()} is not after today ({as_of.isoformat()}). Pick a later date.",
+                f"First due date {terms.first_due_date.isoformat()} is not after as_of ({as_of.isoformat()}), the business date of the request. Pick a later date.",
             )
         )
     elif days_to_first_due > MAX_FIRST_DUE_DAYS_ANY_POLICY:

@@ -215,3 +215,13 @@ def test_object_type_error_hides_class_names(b2b) -> None:
 
     assert "RequestInput" not in caught.value.problems["request"]
     assert "a JSON object" in caught.value.problems["request"]
+
+
+def test_first_due_on_as_of_names_as_of(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"]["first_due"] = document["as_of"]
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert f"is not after as_of ({document['as_of']})" in caught.value.problems["request.first_due"]
