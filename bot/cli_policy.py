@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bot.config import Settings, load_policy
+from bot.policy_file import read_policy_document
 from policy.config import Policy, PolicyError, PolicyProblem, parse_policy
 from policy.contract import CaseError, decision_json, evaluate_case, parse_case
 
@@ -31,17 +31,12 @@ INVALID = 2
 def validate(path: Path = typer.Argument(..., help="Policy YAML file to check.")) -> None:
     """Check a policy file; list every problem (exit 2) or print a summary of the policy."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        error_console.print(f"Cannot read {path}: {error.strerror}. Give the path of a policy YAML file.", markup=False)
-        raise typer.Exit(INVALID) from None
-    except yaml.YAMLError as error:
-        error_console.print(f"{path} is not valid YAML: {error}", markup=False)
-        raise typer.Exit(INVALID) from None
-    try:
-        policy = parse_policy(document)
+        policy = parse_policy(read_policy_document(path))
     except PolicyError as error:
-        _print_problems(path, error.problems)
+        if error.problems:
+            _print_problems(path, error.problems)
+        else:
+            error_console.print(str(error), markup=False, soft_wrap=True)
         raise typer.Exit(INVALID) from None
     print_summary(policy, console)
 
@@ -57,6 +52,10 @@ def evaluate(
         text = sys.stdin.read() if case_file == "-" else Path(case_file).read_text(encoding="utf-8")
     except OSError as error:
         error_console.print(f"Cannot read {case_file}: {error.strerror}.", markup=False)
+        raise typer.Exit(INVALID) from None
+    except UnicodeDecodeError:
+        source = "standard input" if case_file == "-" else case_file
+        error_console.print(f"{source} is not UTF-8 text; save the case as UTF-8 JSON.", markup=False, soft_wrap=True)
         raise typer.Exit(INVALID) from None
     try:
         document = json.loads(text)
@@ -82,25 +81,38 @@ def backtest(
     show: int = typer.Option(20, min=0, help="Account differences to list with --against."),
 ) -> None:
     """Evaluate a standard request for every account in DATABASE_URL and print the distribution."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot import backtest as bt
-    from storage.db import make_engine, make_session_factory
+    from bot.cli import exit_on_database_error, open_database
 
     policy = _policy_or_exit(policy_path)
     other = _policy_or_exit(against) if against else None
-    session_factory = make_session_factory(make_engine(Settings().database_url))
-    with session_factory() as session:
-        day = _date_or_exit(as_of) if as_of else bt.default_as_of(session)
-        if day is None:
-            error_console.print("The database has no invoices. Import some first, for example with payplan import uci-credit.")
-            raise typer.Exit(1)
-        with console.status("Loading accounts"):
-            portfolio = bt.load_portfolio(session, day)
+    settings = Settings()
+    session_factory = open_database(settings)
+    try:
+        with session_factory() as session:
+            day = _date_or_exit(as_of) if as_of else bt.default_as_of(session)
+            if day is None:
+                error_console.print("The database has no invoices. Import some first, for example with payplan import uci-credit.")
+                raise typer.Exit(1)
+            with console.status("Loading accounts"):
+                portfolio = bt.load_portfolio(session, day)
+    except SQLAlchemyError as error:
+        exit_on_database_error(settings.database_url, error)
     console.print(f"{len(portfolio)} accounts, as of {day.isoformat()}, standard request of {installments} monthly installments.")
 
     runs = [policy] + ([other] if other else [])
     results = []
     for run_policy in runs:
-        with _progress(f"Evaluating under {run_policy.version}") as progress:
+        label = f"Evaluating under {run_policy.version}"
+        if not error_console.is_terminal:
+            # Rich draws no bar without a terminal, so a log or CI run gets plain lines instead.
+            results.append(
+                bt.evaluate_portfolio(run_policy, portfolio, day, installments=installments, on_progress=_plain_progress(label, len(portfolio)))
+            )
+            continue
+        with _progress(label) as progress:
             task = progress.add_task("evaluate", total=len(portfolio))
             results.append(
                 bt.evaluate_portfolio(run_policy, portfolio, day, installments=installments, on_progress=lambda done: progress.update(task, completed=done))
@@ -212,6 +224,22 @@ def _date_or_exit(text: str) -> date:
 
 def _progress(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=error_console, transient=True)
+
+
+# Accounts between two plain progress lines when standard error is not a terminal.
+PLAIN_PROGRESS_EVERY = 5000
+
+
+def _plain_progress(label: str, total: int) -> Callable[[int], None]:
+    """Return a progress callback that prints "label: done/total accounts" every PLAIN_PROGRESS_EVERY accounts and at the end."""
+    printed = [0]
+
+    def report(done: int) -> None:
+        if done - printed[0] >= PLAIN_PROGRESS_EVERY or (done == total and printed[0] != total):
+            printed[0] = done
+            error_console.print(f"{label}: {done}/{total} accounts", markup=False, highlight=False, soft_wrap=True)
+
+    return report
 
 
 def _print_distributions(runs: list[tuple[str, Any]]) -> None:

@@ -8,14 +8,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.agent_usage import ModelPrice
-from policy.config import Policy, PolicyError, parse_policy
+from bot.policy_file import parse_policy_yaml, read_policy_document
+from policy.config import Policy, parse_policy
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -167,15 +167,5 @@ def load_policy(path: Path | None) -> Policy:
     """Read and validate the policy file at ``path``, or the packaged default."""
     if path is None:
         text = resources.files("policy").joinpath("default_policy.yaml").read_text(encoding="utf-8")
-        source = "the packaged default policy"
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise PolicyError(f"cannot read policy file {path}: {error.strerror}; check PAYPLAN_POLICY") from None
-        source = str(path)
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PolicyError(f"policy file {source} is not valid YAML: {error}") from None
-    return parse_policy(document)
+        return parse_policy(parse_policy_yaml(text))
+    return parse_policy(read_policy_document(path))

@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from policy.config import AccountStatus, Frequency, Policy, Segment
 from policy.engine import AccountProfile, Assessment, Terms, assess, validate_terms
 from policy.facts import InvoiceRecord, PriorPlan, compute_facts
-from policy.schedule import minor_unit
+from policy.schedule import is_currency_code, minor_unit
 
 MAX_AMOUNT = Decimal(10) ** 15
-DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
 
 # JSON path in the input document of each field that validate_terms reports on.
 TERMS_FIELD_PATHS = {
@@ -47,6 +47,8 @@ def _decimal_text(value: Any) -> Decimal:
 def _currency_code(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", value):
         raise ValueError("give an ISO 4217 code of three capital letters, such as USD")
+    if not is_currency_code(value):
+        raise ValueError(f"{value} is not an ISO 4217 currency code; give one such as USD, EUR or JPY")
     return value
 
 
@@ -78,6 +80,8 @@ class InvoiceInput(_Input):
     def _dates_in_order(self) -> InvoiceInput:
         if self.due < self.issued:
             raise ValueError(f"due {self.due} is before issued {self.issued}")
+        if self.paid is not None and self.paid < self.issued:
+            raise ValueError(f"paid {self.paid} is before issued {self.issued}")
         if self.amount <= 0:
             raise ValueError(f"amount {self.amount} must be positive")
         return self
@@ -87,6 +91,12 @@ class PriorPlanInput(_Input):
     status: Literal["completed", "defaulted", "active", "cancelled"]
     started: date
     ended: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PriorPlanInput:
+        if self.ended is not None and self.ended < self.started:
+            raise ValueError(f"ended {self.ended} is before started {self.started}")
+        return self
 
 
 class AccountInput(_Input):
@@ -101,7 +111,8 @@ class AccountInput(_Input):
 
 class RequestInput(_Input):
     down_payment: DecimalText
-    installments: int = Field(ge=1, le=520)
+    # Strict, so true, "12" and 12.0 are rejected instead of read as 1 or 12.
+    installments: int = Field(ge=1, le=520, strict=True)
     frequency: Frequency = "monthly"
     first_due: date
     apr: DecimalText = Decimal("0")
@@ -123,18 +134,39 @@ def parse_case(document: Any, policy: Policy) -> CaseInput:
         for item in error.errors():
             path = json_path(item["loc"])
             got = "missing" if item["type"] == "missing" else repr(item.get("input"))
-            problems[path] = f"{str(item['msg']).removeprefix('Value error, ')} (got {got})"
+            message = re.sub(r"a valid dictionary or instance of \w+", "a JSON object", str(item["msg"]).removeprefix("Value error, "))
+            problems[path] = f"{message} (got {got})"
         for path, message in _amount_problems(document).items():
             problems.setdefault(path, message)
         raise CaseError(problems) from None
 
     problems = _amount_problems(document)
+    problems.update(_consistency_problems(case))
     terms = case_terms(case)
     for problem in validate_terms(terms, policy=policy, as_of=case.as_of):
         problems.setdefault(TERMS_FIELD_PATHS.get(problem.field, problem.field), problem.message)
     if problems:
         raise CaseError(problems)
     return case
+
+
+def _consistency_problems(case: CaseInput) -> dict[str, str]:
+    """Check the account against its own history: the balance against the open invoices, prior plans against ``as_of``."""
+    problems = {}
+    account = case.account
+    if account.invoices:
+        open_sum = sum((invoice.amount for invoice in account.invoices if invoice.paid is None), Decimal(0))
+        if open_sum != account.balance:
+            problems["account.balance"] = (
+                f"{account.balance} differs from {open_sum}, the sum of the open invoices (paid null); "
+                "give the balance the open invoices add up to, or list every open invoice"
+            )
+    for index, plan in enumerate(account.prior_plans):
+        if plan.started > case.as_of:
+            problems[f"account.prior_plans[{index}].started"] = f"{plan.started} is after as_of ({case.as_of})"
+        if plan.ended is not None and plan.ended > case.as_of:
+            problems[f"account.prior_plans[{index}].ended"] = f"{plan.ended} is after as_of ({case.as_of})"
+    return problems
 
 
 def json_path(location: tuple[Any, ...]) -> str:
@@ -188,8 +220,16 @@ def evaluate_case(policy: Policy, case: CaseInput) -> Assessment:
 
 
 def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[str, Any]:
-    """Render an assessment in the contract's output fields."""
+    """Render an assessment in the contract's output fields, every amount with the currency's minor unit ("0.00", not "0")."""
     rules = policy.terms
+    unit = minor_unit(result.currency)
+
+    def money(amount: Decimal) -> str:
+        return str(amount.quantize(unit))
+
+    def totals_json(totals: Any) -> dict[str, str]:
+        return {name: money(getattr(totals, name)) for name in ("down_payment", "principal", "interest", "fees", "total")}
+
     return {
         "policy_version": result.policy_version,
         "account_id": case.account.id,
@@ -204,14 +244,14 @@ def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[s
         ],
         "route": list(result.route),
         "required_documents": [{"code": document.code, "reason": document.reason, "rule": document.rule} for document in result.required_documents],
-        "counter_proposal": None if result.counter_proposal is None else terms_json(result.counter_proposal),
+        "counter_proposal": None if result.counter_proposal is None else terms_json(result.counter_proposal, unit),
         "alternatives": [
             {
                 "label": alternative.label,
-                "terms": terms_json(alternative.terms),
-                "periodic_amount": str(alternative.periodic_amount),
-                "total_cost": str(alternative.total_cost),
-                "totals": alternative.totals.to_dict(),
+                "terms": terms_json(alternative.terms, unit),
+                "periodic_amount": money(alternative.periodic_amount),
+                "total_cost": money(alternative.total_cost),
+                "totals": totals_json(alternative.totals),
             }
             for alternative in result.alternatives
         ],
@@ -219,27 +259,30 @@ def decision_json(policy: Policy, case: CaseInput, result: Assessment) -> dict[s
             {
                 "number": payment.sequence,
                 "due": payment.due_date.isoformat(),
-                "amount": str(payment.amount),
-                "principal": str(payment.principal),
-                "interest": str(payment.interest),
-                "fee": str(payment.fee),
-                "balance_after": str(payment.balance_after),
+                "amount": money(payment.amount),
+                "principal": money(payment.principal),
+                "interest": money(payment.interest),
+                "fee": money(payment.fee),
+                "balance_after": money(payment.balance_after),
             }
             for payment in result.schedule
         ],
-        "totals": None if result.totals is None else result.totals.to_dict(),
+        "totals": None if result.totals is None else totals_json(result.totals),
         "plan_terms": {
-            "late_fee": str(rules.late_fee),
+            "late_fee": money(rules.late_fee),
             "grace_days": rules.grace_days,
             "default_after_missed": rules.default_after_missed,
         },
     }
 
 
-def terms_json(terms: Terms) -> dict[str, Any]:
-    """Render terms with the request's field names, so a counter-proposal can be sent back as a request."""
+def terms_json(terms: Terms, unit: Decimal | None = None) -> dict[str, Any]:
+    """Render terms with the request's field names, so a counter-proposal can be sent back as a request.
+
+    With ``unit``, the down payment is written with that minor unit.
+    """
     return {
-        "down_payment": str(terms.down_payment),
+        "down_payment": str(terms.down_payment if unit is None else terms.down_payment.quantize(unit)),
         "installments": terms.installment_count,
         "frequency": terms.frequency,
         "first_due": terms.first_due_date.isoformat(),

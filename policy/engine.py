@@ -251,7 +251,11 @@ MAX_APR_ANY_POLICY = Decimal("100")
 def validate_terms(terms: Terms, *, policy: Policy, as_of: date) -> list[TermsProblem]:
     """Return what makes ``terms`` impossible to assess; empty when they are usable."""
     problems = []
-    if terms.balance <= 0:
+    if terms.balance < 0:
+        problems.append(
+            TermsProblem("account", f"Balance {terms.balance} is negative, so the account is in credit. A plan needs a balance above 0.")
+        )
+    elif terms.balance == 0:
         problems.append(
             TermsProblem("account", f"The account has no open balance on {as_of.isoformat()}. Choose an account with a past-due balance.")
         )
@@ -284,7 +288,7 @@ def validate_terms(terms: Terms, *, policy: Policy, as_of: date) -> list[TermsPr
         problems.append(
             TermsProblem(
                 "first_due_date",
-                f"First due date {terms.first_due_date.isoformat()} is not after today ({as_of.isoformat()}). Pick a later date.",
+                f"First due date {terms.first_due_date.isoformat()} is not after as_of ({as_of.isoformat()}), the business date of the request. Pick a later date.",
             )
         )
     elif days_to_first_due > MAX_FIRST_DUE_DAYS_ANY_POLICY:
@@ -510,8 +514,12 @@ def regular_installment(terms: Terms, currency: str, rounding: str) -> Decimal |
 
 
 def required_documents(policy: Policy, terms: Terms, risk_grade: str, reason: str, segment: str, prior_defaults: int) -> list[RequiredDocument]:
-    """Return the documents the policy requires for this case; every condition a rule sets must hold."""
-    documents = []
+    """Return the documents the policy requires for this case; every condition a rule sets must hold.
+
+    Several rules with the same document code mean "any of these rules". The
+    document is then listed once, with the reasons of every rule that matched.
+    """
+    documents: dict[str, RequiredDocument] = {}
     for index, rule in enumerate(policy.documents):
         met = []
         if rule.balance_above is not None:
@@ -538,8 +546,12 @@ def required_documents(policy: Policy, terms: Terms, risk_grade: str, reason: st
             if prior_defaults == 0:
                 continue
             met.append(f"{prior_defaults} prior plan(s) defaulted within the lookback")
-        documents.append(RequiredDocument(rule.code, f"{rule.label}: {'; '.join(met)}", f"documents[{index}] ({rule.code})"))
-    return documents
+        found = documents.get(rule.code)
+        if found is None:
+            documents[rule.code] = RequiredDocument(rule.code, f"{rule.label}: {'; '.join(met)}", f"documents[{index}] ({rule.code})")
+        else:
+            documents[rule.code] = RequiredDocument(rule.code, f"{found.reason}; {'; '.join(met)}", f"{found.rule}, documents[{index}]")
+    return list(documents.values())
 
 
 def _prior_plan_counts(policy: Policy, plans: tuple[PriorPlan, ...], as_of: date) -> tuple[int, int]:
@@ -619,6 +631,8 @@ def _detailed_assessment_reasons(policy: Policy, facts: AccountFacts, terms: Ter
     reasons = []
     if rules.balance_above is not None and terms.balance > rules.balance_above:
         reasons.append(f"balance {terms.balance} is above {rules.balance_above}")
+    if rules.installments_above is not None and terms.duration_months > rules.installments_above:
+        reasons.append(f"plan of {terms.duration_months} months is longer than {rules.installments_above}")
     if risk_grade in rules.grades:
         reasons.append(f"risk grade is {risk_grade}")
     if rules.prior_default and prior_defaults > 0:

@@ -44,11 +44,12 @@ def totals_of(schedule: list[ScheduledPayment]) -> Totals:
 def counter_proposal_for(policy: Policy, terms: Terms, as_of: date, risk_grade: str, *, hardship: bool, currency: str) -> Terms | None:
     """Return the nearest terms inside standard policy, or None when no such terms exist.
 
-    Each deviating term moves to its nearest standard value. The frequency
-    becomes an allowed one (monthly first) for the same plan length, and the
-    length becomes at most the longest allowed. The first due date moves into
-    its window, the APR down to its cap and the down payment up to its
-    minimum. When the installment then falls below the minimum amount, the
+    Each deviating term moves to its nearest standard value. An allowed
+    frequency is kept, and any other becomes an allowed one (monthly first)
+    for the same plan length. The length becomes at most the longest allowed.
+    The first due date moves into its window, the APR down to its cap (zero
+    for hardship when the policy waives interest) and the down payment up to
+    its minimum. When the installment then falls below the minimum amount, the
     plan gets fewer installments.
     """
     allowed = policy.schedule.frequencies

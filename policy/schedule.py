@@ -25,6 +25,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 
 import holidays
+from iso4217 import Currency
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -78,6 +79,15 @@ class ScheduledPayment:
             "fee": str(self.fee),
             "balance_after": None if self.balance_after is None else str(self.balance_after),
         }
+
+
+def is_currency_code(code: str) -> bool:
+    """Return whether ``code`` is a current ISO 4217 alphabetic code, per the iso4217 package's table."""
+    try:
+        Currency(code)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=512)

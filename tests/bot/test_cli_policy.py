@@ -101,6 +101,55 @@ def test_evaluate_not_json_exits_2() -> None:
     assert "not valid JSON" in result.stderr
 
 
+
+LATIN_1 = "description: caf\xe9\n".encode("latin-1")
+
+
+def test_validate_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(LATIN_1)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_evaluate_policy_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(LATIN_1)
+
+    result = runner.invoke(app, ["policy", "evaluate", str(CASE), "--policy", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_evaluate_case_not_utf8_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(CASE.read_text().replace("ACME-001", "ACM\xc9-001").encode("latin-1"))
+
+    result = runner.invoke(app, ["policy", "evaluate", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{path} is not UTF-8 text" in result.stderr
+
+
+def test_validate_duplicate_key_names_path_and_line(tmp_path: Path) -> None:
+    text = (POLICIES / "b2b.yaml").read_text()
+    text = text.replace("\neligibility:\n", "\neligibility:\n  min_balance: \"1.00\"\n", 1)
+    path = tmp_path / "duplicate.yaml"
+    path.write_text(text)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert "duplicate key eligibility.min_balance (first given on line" in result.stderr
+    assert "line" in result.stderr.split("duplicate key")[1]
+
+
 def test_uci_import_and_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sample = tmp_path / "uci.csv"
     sample.write_text("".join(UCI.read_text().splitlines(keepends=True)[:41]))
@@ -131,4 +180,53 @@ def test_uci_import_and_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "eligible share of assessed" in result.stdout
     assert "consumer-stricter" in result.stdout
     assert "account(s) change from consumer-2026.1 to consumer-stricter" in result.stdout
+    # CliRunner's standard error is not a terminal, so progress comes as plain lines.
+    assert "Evaluating under consumer-2026.1: 40/40 accounts" in result.stderr
+    assert "Evaluating under consumer-stricter: 40/40 accounts" in result.stderr
     assert "balance_below_min" in result.stdout
+
+
+def test_backtest_unmigrated_database_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "empty.db"
+    database.touch()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+
+    result = runner.invoke(app, ["policy", "backtest"])
+
+    assert result.exit_code == 2
+    assert "payplan db upgrade" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_backtest_missing_database_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'absent.db'}")
+
+    result = runner.invoke(app, ["policy", "backtest"])
+
+    assert result.exit_code == 2
+    assert "payplan db upgrade" in result.stderr
+    assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize("written", ["010", "0x10", "0b10", "1:30"])
+def test_validate_non_decimal_integer_rejected(tmp_path: Path, written: str) -> None:
+    text = (POLICIES / "b2b.yaml").read_text().replace("  grace_days: 5\n", f"  grace_days: {written}\n", 1)
+    path = tmp_path / "octal.yaml"
+    path.write_text(text)
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert f"terms.grace_days is {written}" in result.stderr
+
+
+def test_validate_boolean_integer_rejected(tmp_path: Path) -> None:
+    document = yaml.safe_load((POLICIES / "b2b.yaml").read_text())
+    document["terms"]["grace_days"] = True
+    path = tmp_path / "bool.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    result = runner.invoke(app, ["policy", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert "terms.grace_days: Input should be a valid integer (got True)" in result.stderr

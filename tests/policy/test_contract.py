@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,127 @@ def test_jpy_case_has_whole_amounts() -> None:
 
     assert all("." not in line["amount"] for line in decision["schedule"])
     assert decision["totals"]["total"] == "1845000"
+
+
+def test_unknown_currency_code_named(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["currency"] = "XYZ"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "XYZ is not an ISO 4217 currency code" in caught.value.problems["account.currency"]
+
+
+def test_full_width_digits_rejected(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "１８４５０.00"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "account.balance" in caught.value.problems
+
+
+@pytest.mark.parametrize("installments", [True, "12", 12.0])
+def test_installments_must_be_integer(b2b, installments) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"]["installments"] = installments
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert set(caught.value.problems) == {"request.installments"}
+
+
+def test_balance_must_match_open_invoices(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "18000.00"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert set(caught.value.problems) == {"account.balance"}
+    assert "18000.00 differs from 18450.00" in caught.value.problems["account.balance"]
+
+
+def test_balance_without_invoices_accepted(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["invoices"] = []
+
+    assert parse_case(document, b2b).account.balance == Decimal("18450.00")
+
+
+def test_paid_before_issued_rejected(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    invoice = next(item for item in document["account"]["invoices"] if item["paid"] is not None)
+    index = document["account"]["invoices"].index(invoice)
+    invoice["paid"] = "2000-01-01"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "paid 2000-01-01 is before issued" in caught.value.problems[f"account.invoices[{index}]"]
+
+
+@pytest.mark.parametrize(
+    ("started", "ended", "path", "message"),
+    [
+        ("2025-06-01", "2025-01-01", "account.prior_plans[0]", "ended 2025-01-01 is before started 2025-06-01"),
+        ("2025-01-01", "2099-01-01", "account.prior_plans[0].ended", "2099-01-01 is after as_of"),
+        ("2099-01-01", None, "account.prior_plans[0].started", "2099-01-01 is after as_of"),
+    ],
+)
+def test_prior_plan_dates_checked(b2b, started: str, ended: str | None, path: str, message: str) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["prior_plans"] = [{"status": "completed", "started": started, "ended": ended}]
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert message in caught.value.problems[path]
+
+
+def test_amounts_written_with_minor_unit(b2b) -> None:
+    decision = decide(b2b, CASE)
+
+    assert decision["totals"]["interest"] == "0.00"
+    assert decision["totals"]["down_payment"] == "0.00"
+    assert decision["schedule"][0]["fee"] == "0.00"
+    assert decision["schedule"][0]["interest"] == "0.00"
+    assert decision["plan_terms"]["late_fee"].count(".") == 1
+    for row in decision["schedule"]:
+        for field in ("amount", "principal", "interest", "fee", "balance_after"):
+            assert len(row[field].split(".")[1]) == 2, (row["number"], field, row[field])
+
+
+def test_negative_balance_named_as_negative(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["account"]["balance"] = "-5.00"
+    document["account"]["invoices"] = []
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "Balance -5.00 is negative" in caught.value.problems["account.balance"]
+
+
+def test_object_type_error_hides_class_names(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"] = "12 months"
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert "RequestInput" not in caught.value.problems["request"]
+    assert "a JSON object" in caught.value.problems["request"]
+
+
+def test_first_due_on_as_of_names_as_of(b2b) -> None:
+    document = copy.deepcopy(CASE)
+    document["request"]["first_due"] = document["as_of"]
+
+    with pytest.raises(CaseError) as caught:
+        parse_case(document, b2b)
+
+    assert f"is not after as_of ({document['as_of']})" in caught.value.problems["request.first_due"]

@@ -154,10 +154,12 @@ def test_hardship_reviews_extends_and_documents(consumer) -> None:
     [
         ("10000.00", 36, ["guaranteed"], []),
         ("10000.01", 36, ["streamlined"], []),
+        ("10000.01", 12, ["streamlined"], []),
         ("9000.00", 37, ["streamlined"], []),
         ("50000.00", 72, ["streamlined"], []),
         ("50000.01", 72, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
-        ("30000.00", 73, ["non_streamlined"], []),
+        ("30000.00", 73, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
+        ("50000.01", 73, ["financial_analysis", "non_streamlined"], ["collection_information_statement"]),
     ],
 )
 def test_irs_tracks(irs, balance: str, count: int, route: list[str], documents: list[str]) -> None:
@@ -262,3 +264,37 @@ def test_unschedulable_terms_block(b2b) -> None:
     flag = next(flag for flag in result.flags if flag.code == FlagCode.SCHEDULE_NOT_POSSIBLE)
     assert flag.actual == "0.10 in 24 monthly installments"
     assert result.schedule == []
+
+
+def test_irs_statement_listed_once_with_both_reasons(irs) -> None:
+    result = assess(irs, clean_facts("60000.00", typical="20000.00"), terms("60000.00", 84), as_of=AS_OF, open_plan_count=0)
+
+    assert [document.code for document in result.required_documents] == ["collection_information_statement"]
+    reason = result.required_documents[0].reason
+    assert "balance 60000.00 is above 50000.00" in reason
+    assert "plan of 84 months is longer than 72" in reason
+
+
+# The longest grade A plan is 24 months: 52 biweekly or 104 weekly installments,
+# fewer when an installment would fall below the minimum amount.
+@pytest.mark.parametrize("frequency, count, longest", [("biweekly", 120, 52), ("weekly", 200, 104)])
+def test_counter_proposal_keeps_allowed_frequency(consumer, frequency: str, count: int, longest: int) -> None:
+    profile = AccountProfile(segment="consumer", currency="TWD")
+    facts = clean_facts("30000.00", typical="5000.00")
+    result = assess(consumer, facts, terms("30000.00", count, down="1500", days=14, frequency=frequency), as_of=AS_OF, open_plan_count=0, account=profile)
+
+    assert FlagCode.INSTALLMENTS_ABOVE_MAX in codes(result, "deviation")
+    assert result.counter_proposal is not None
+    assert result.counter_proposal.frequency == frequency
+    assert result.counter_proposal.installment_count <= longest
+
+
+def test_hardship_counter_proposal_waives_interest(consumer) -> None:
+    profile = AccountProfile(segment="consumer", currency="TWD")
+    facts = clean_facts("30000.00", typical="5000.00")
+    requested = terms("30000.00", 30, down="1500", days=14, apr="10")
+
+    result = assess(consumer, facts, requested, as_of=AS_OF, open_plan_count=0, account=profile, reason="hardship")
+
+    assert result.counter_proposal is not None
+    assert result.counter_proposal.apr == 0
