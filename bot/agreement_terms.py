@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from policy.config import Policy
+from policy.schedule import minor_units
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,12 @@ def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None =
         "request_id": request.id,
         "account_id": request.account_id,
         "revision": revision.number,
-        "balance": str(revision.balance),
-        "down_payment": str(revision.down_payment),
+        "balance": str(minor_units(revision.balance)),
+        "down_payment": str(minor_units(revision.down_payment)),
         "installment_count": revision.installment_count,
         "frequency": revision.frequency,
         "first_due_date": revision.first_due_date.isoformat(),
-        "schedule": assessment.schedule if assessment else [],
+        "schedule": [{**row, "amount": str(minor_units(Decimal(row["amount"])))} for row in assessment.schedule] if assessment else [],
         "policy_version": assessment.policy_version if assessment else None,
     }
     if extras:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from policy.config import Policy
 from policy.facts import AccountFacts
-from policy.schedule import ScheduledPayment, equal_installments
+from policy.schedule import ScheduledPayment, equal_installments, minor_units
 
 
 class FlagCode:
@@ -56,6 +56,12 @@ class Terms:
     down_payment: Decimal
     installment_count: int
     first_due_date: date
+
+    def __post_init__(self) -> None:
+        # Terms from the CLI, Slack and webhooks all pass here, so amounts are
+        # stored and hashed in one form whatever the caller typed.
+        object.__setattr__(self, "balance", minor_units(self.balance))
+        object.__setattr__(self, "down_payment", minor_units(self.down_payment))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,18 @@ from dateutil.relativedelta import relativedelta
 CENT = Decimal("0.01")
 
 
+def minor_units(amount: Decimal) -> Decimal:
+    """Return ``amount`` written to the cent: ``100``, ``100.0`` and ``100.00`` all give ``100.00``.
+
+    Every money value is canonicalised here before it is stored or hashed,
+    so the same amount always reads back and hashes the same. An amount
+    with a fraction of a cent is returned unchanged, for validation to
+    reject with the value the user typed.
+    """
+    exact = amount.quantize(CENT, rounding=ROUND_DOWN)
+    return exact if exact == amount else amount
+
+
 class ScheduleError(ValueError):
     """Raised when terms cannot produce a valid schedule."""
 
@@ -24,7 +36,7 @@ class ScheduledPayment:
     amount: Decimal
 
     def to_dict(self) -> dict[str, object]:
-        return {"sequence": self.sequence, "due_date": self.due_date.isoformat(), "amount": str(self.amount)}
+        return {"sequence": self.sequence, "due_date": self.due_date.isoformat(), "amount": str(minor_units(self.amount))}
 
 
 def monthly_due_dates(first_due_date: date, count: int) -> list[date]:
@@ -62,6 +74,7 @@ def equal_installments(
     for name, amount in (("balance", balance), ("down payment", down_payment)):
         if amount != amount.quantize(CENT):
             raise ScheduleError(f"{name} {amount} has more than 2 decimal places")
+    balance, down_payment = minor_units(balance), minor_units(down_payment)
 
     financed = balance - down_payment
     regular = (financed / installment_count).quantize(CENT, rounding=rounding)

@@ -335,3 +335,20 @@ def test_payments_csv_reports_bad_rows(workflow: Workflow, tmp_path: Path) -> No
     with workflow.session_factory.begin() as session:
         again = import_payments(session, tmp_path / "payments.csv", now=workflow.clock.now())
     assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
+
+
+@pytest.mark.parametrize("down", ["100", "100.0", "100.00"])
+def test_revised_down_payment_activates_however_written(workflow: Workflow, down: str) -> None:
+    request_id, _ = open_and_accept(workflow)
+    workflow.reopen_for_changes(
+        actor=REQUESTER, request_id=request_id, down_payment=Decimal(down), installment_count=3, first_due_date=date(2013, 7, 20)
+    )
+    token = approve(workflow, request_id)
+
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    with workflow.session_factory() as session:
+        document = session.scalars(select(AgreementDocument).order_by(AgreementDocument.id)).all()[-1]
+    assert document.terms["down_payment"] == "100.00"
+    assert document.terms["schedule"][0] == {"sequence": 0, "due_date": document.terms["schedule"][0]["due_date"], "amount": "100.00"}
+    assert status_of(workflow, request_id) == ("active", "scheduled_repayment")
