@@ -247,7 +247,8 @@ def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[S
     lines = []
     for payment in assessment.schedule:
         name = "Down payment" if payment["sequence"] == 0 else f"Installment {payment['sequence']}"
-        lines.append(f"{name}: {money(payment['amount'], currency)} due {day(payment['due_date'])}")
+        due = "when the customer accepts" if payment["sequence"] == 0 else day(payment["due_date"])
+        lines.append(f"{name}: {money(payment['amount'], currency)} due {due}")
     # Slack limits a section's text to 3,000 characters; 24 lines fit easily.
     return "Proposed schedule", [SectionBlock(text="*Proposed schedule*\n" + "\n".join(lines))]
 

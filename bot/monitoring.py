@@ -96,8 +96,11 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
         outcome.lines.append(line)
         outcome.messages.append((request_id, text, notify_requester))
 
+    # No installment is late before the plan is active: the grace period
+    # runs from the later of its due date and the day of acceptance.
+    started_on = agreement.accepted_at.date() if agreement.accepted_at else today
     for installment in installments:
-        late_after = installment.due_date + timedelta(days=conditions.grace_days)
+        late_after = max(installment.due_date, started_on) + timedelta(days=conditions.grace_days)
         if installment.status != "scheduled" or installment.outstanding <= 0 or today <= late_after:
             continue
         claimed = session.execute(

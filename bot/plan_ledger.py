@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.agreement_terms import canonical_terms, hash_terms
+from bot.agreement_terms import ON_ACCEPTANCE, canonical_schedule, canonical_terms, hash_terms
 from bot.agreement_document import extras_of
 from storage.models import Agreement, AgreementDocument, Installment, Payment, PaymentAllocation, PlanRequest, PlanState, TermRevision
 
@@ -25,21 +25,24 @@ ZERO = Decimal("0.00")
 OPEN_INSTALLMENT_STATUSES = ("scheduled", "late")
 
 
-def create_installments(session: Session, request: PlanRequest, revision: TermRevision, document: AgreementDocument) -> str:
+def create_installments(
+    session: Session, request: PlanRequest, revision: TermRevision, document: AgreementDocument, accepted_on: date
+) -> str:
     """Create the revision's installments and return the hash of the terms rebuilt from them.
 
-    The installments are read back from the database, so the hash proves
-    that what was stored is what was accepted.
+    The down payment falls due on ``accepted_on``, the day the customer
+    accepted. The installments are read back from the database, so the hash
+    proves that what was stored is what was accepted.
     """
     assessment = revision.assessment
     assert assessment is not None
-    for payment in assessment.schedule:
+    for payment in canonical_schedule(assessment.schedule):
         session.add(
             Installment(
                 request_id=request.id,
                 revision_id=revision.id,
                 sequence=int(payment["sequence"]),
-                due_date=date.fromisoformat(payment["due_date"]),
+                due_date=accepted_on if payment["due_date"] == ON_ACCEPTANCE else date.fromisoformat(payment["due_date"]),
                 amount=Decimal(payment["amount"]),
                 status="scheduled",
             )
@@ -50,7 +53,12 @@ def create_installments(session: Session, request: PlanRequest, revision: TermRe
         session.refresh(installment)
     terms: dict[str, Any] = canonical_terms(request, revision, extras_of(document.terms))
     terms["schedule"] = [
-        {"sequence": item.sequence, "due_date": item.due_date.isoformat(), "amount": str(item.amount)} for item in stored
+        {
+            "sequence": item.sequence,
+            "due_date": ON_ACCEPTANCE if item.sequence == 0 and item.due_date == accepted_on else item.due_date.isoformat(),
+            "amount": str(item.amount),
+        }
+        for item in stored
     ]
     if session.get(PlanState, request.id) is None:
         session.add(PlanState(request_id=request.id, credit=ZERO))

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from bot.agreement_terms import due_wording
 from bot.customer_response import decided_message, refuse_agreement
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput
 from bot.messages import day, money, request_label
@@ -132,7 +133,7 @@ def _terms_view(terms: AgreementTerms, currency: str) -> dict[str, Any]:
     schedule = [
         {
             "name": "Down payment" if row["sequence"] == 0 else f"Installment {row['sequence']}",
-            "due": day(row["due_date"]),
+            "due": due_wording(row),
             "amount": money(row["amount"], currency),
         }
         for row in terms.schedule

@@ -554,7 +554,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 self._audit(session, "customer", "agreement.superseded", request, {"agreement_id": superseded, "status": "accepted"}, {
                     "agreement_id": superseded, "status": "superseded", "by_agreement_id": agreement.id,
                 })
-            activated_hash = create_installments(session, request, revision, document)
+            activated_hash = create_installments(session, request, revision, document, self.today())
             if activated_hash != agreement.terms_hash:
                 raise IntegrityMismatch(
                     f"The installments created for {request_label(request.id)} do not match the accepted terms "

@@ -352,3 +352,35 @@ def test_revised_down_payment_activates_however_written(workflow: Workflow, down
     assert document.terms["down_payment"] == "100.00"
     assert document.terms["schedule"][0] == {"sequence": 0, "due_date": document.terms["schedule"][0]["due_date"], "amount": "100.00"}
     assert status_of(workflow, request_id) == ("active", "scheduled_repayment")
+
+
+def test_down_payment_falls_due_on_acceptance(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("100.00"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+    clock.set(datetime(2013, 6, 25, 9, 0, tzinfo=timezone.utc))
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    with workflow.session_factory() as session:
+        down = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 0))
+        document = session.scalar(select(AgreementDocument))
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document.pdf)).pages)
+    assert down.due_date == date(2013, 6, 25)
+    assert "is due on the day you accept these terms" in text
+    assert sweep(workflow, thread, date(2013, 6, 30)) == []
+    assert sweep(workflow, thread, date(2013, 7, 1)) == [f"PP-{request_id:05d}: the down payment due 2013-06-25 is late; 125.00 outstanding"]
+
+
+def test_no_installment_is_late_before_the_plan_is_active(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    workflow.agreement_link_days = 60
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+    clock.set(datetime(2013, 7, 18, 9, 0, tzinfo=timezone.utc))
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    assert sweep(workflow, thread, date(2013, 7, 21)) == []
+    assert sweep(workflow, thread, date(2013, 7, 23)) == []
+    assert sweep(workflow, thread, date(2013, 7, 24)) == [f"PP-{request_id:05d}: installment 1 due 2013-07-15 is late; 168.52 outstanding"]
