@@ -30,11 +30,15 @@ from storage.models import (
     AgreementResponse,
     AuditEvent,
     Installment,
+    Invoice,
+    InvoiceSettlement,
     PaymentAllocation,
     PlanRequest,
     PlanState,
     UnmatchedPayment,
 )
+from policy.facts import compute_facts
+from storage.repository import invoice_history
 from tests.factories import add_past_due_account
 
 AS_OF = date(2013, 6, 14)
@@ -384,3 +388,31 @@ def test_no_installment_is_late_before_the_plan_is_active(workflow: Workflow, th
     assert sweep(workflow, thread, date(2013, 7, 21)) == []
     assert sweep(workflow, thread, date(2013, 7, 23)) == []
     assert sweep(workflow, thread, date(2013, 7, 24)) == [f"PP-{request_id:05d}: installment 1 due 2013-07-15 is late; 168.52 outstanding"]
+
+
+def test_completed_plan_settles_its_invoices(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    pay(workflow, "P-ALL", "430.55", date(2013, 7, 15))
+
+    sweep(workflow, thread, date(2013, 7, 16))
+
+    with workflow.session_factory() as session:
+        invoices = session.scalars(select(Invoice).where(Invoice.amount.in_([Decimal("120.00"), Decimal("310.55")]))).all()
+        settlements = session.scalars(select(InvoiceSettlement)).all()
+        facts = compute_facts("SMALL", invoice_history(session, "SMALL"), date(2013, 7, 16))
+    assert {invoice.settled_date for invoice in invoices} == {date(2013, 7, 16)}
+    assert {(item.invoice_id, item.request_id) for item in settlements} == {(invoice.id, request_id) for invoice in invoices}
+    assert facts.open_balance == Decimal("0.00")
+    assert "invoices.settled_by_plan" in actions(workflow, request_id)
+
+
+def test_active_plan_blocks_a_second_plan_on_its_invoices(workflow: Workflow) -> None:
+    open_and_accept(workflow)
+
+    second = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Same debt again.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+
+    with workflow.session_factory() as session:
+        flags = session.get(PlanRequest, second).revisions[-1].assessment.flags
+    assert any(flag["code"] == "open_plan_exists" and flag["blocking"] for flag in flags)
