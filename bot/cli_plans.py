@@ -47,11 +47,11 @@ def import_payments_command(path: Path = typer.Argument(..., help="CSV file with
             console.print(f"payment {result.reference}: {result.detail}", soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"Rows read: {report.rows_read}. Applied: {report.count('applied')}. Unmatched (kept): {report.count('unmatched')}. "
-        f"Already recorded: {report.count('duplicate')}. Rows skipped: {report.skipped}.",
+        f"Already recorded: {report.count('duplicate')}. Conflicts: {report.count('conflict')}. Rows skipped: {report.skipped}.",
         soft_wrap=True,
         highlight=False,
     )
-    if report.errors:
+    if report.errors or report.count("conflict"):
         raise typer.Exit(1)
 
 

@@ -1,8 +1,9 @@
 """Plan payments from a CSV file or the payments webhook, applied to installments.
 
 A payment is identified by its reference: a second payment with the same
-reference, from either source, is reported as already recorded and changes
-nothing. A payment for an unknown account, or for an account with no plan in
+reference, account and amount, from either source, is reported as already
+recorded and changes nothing; one with the same reference and a different
+amount or account is a conflict, kept as an audit event for reconciliation. A payment for an unknown account, or for an account with no plan in
 force, is kept as an :class:`storage.models.UnmatchedPayment` and reported.
 A zero amount is rejected, because it would record nothing.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import request_label
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 PAYMENT_COLUMNS = ("reference", "account_id", "paid_on", "amount")
 MAX_REFERENCE_LENGTH = 128
 
-Outcome = Literal["applied", "unmatched", "duplicate"]
+Outcome = Literal["applied", "unmatched", "duplicate", "conflict"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,9 @@ class PaymentImportReport:
 
 def record_payment(session: Session, payment: PaymentInput, *, source: str, now: datetime) -> PaymentResult:
     """Store one payment and apply it to the account's plan in force, inside the caller's transaction."""
-    if _already_recorded(session, payment.reference):
-        return PaymentResult(payment.reference, "duplicate", None, f"payment {payment.reference} was already recorded; nothing changed")
+    earlier = _already_recorded(session, payment.reference)
+    if earlier is not None:
+        return _repeat(session, payment, earlier, source=source, now=now)
 
     account = session.get(Account, payment.account_id)
     request = _plan_in_force(session, payment.account_id) if account is not None else None
@@ -77,19 +80,20 @@ def record_payment(session: Session, payment: PaymentInput, *, source: str, now:
             if account is None
             else f"account {payment.account_id} has no payment plan in force"
         )
-        session.add(
-            UnmatchedPayment(
-                reference=payment.reference, account_id=payment.account_id, paid_on=payment.paid_on,
-                amount=payment.amount, source=source, reason=reason, received_at=now,
-            )
+        unmatched = UnmatchedPayment(
+            reference=payment.reference, account_id=payment.account_id, paid_on=payment.paid_on,
+            amount=payment.amount, source=source, reason=reason, received_at=now,
         )
-        session.flush()
+        repeat = _insert_once(session, unmatched, payment, source=source, now=now)
+        if repeat is not None:
+            return repeat
         logger.warning("payment %s kept as unmatched: %s", payment.reference, reason)
         return PaymentResult(payment.reference, "unmatched", None, f"kept as unmatched: {reason}")
 
     stored = Payment(account_id=payment.account_id, paid_on=payment.paid_on, amount=payment.amount, source=source, reference=payment.reference)
-    session.add(stored)
-    session.flush()
+    repeat = _insert_once(session, stored, payment, source=source, now=now)
+    if repeat is not None:
+        return repeat
     allocations = allocate(session, stored, request.id)
     parts = [
         f"{allocation.amount} to credit" if allocation.installment_id is None else f"{allocation.amount} to {allocation.kind.replace('_', ' ')} of installment {allocation.installment_id}"
@@ -175,10 +179,53 @@ def _parse_payment_row(line: int, fields: list[str], header: list[str], position
     return payment, [RowError(line, column, values[column], message) for column, message in problems.items()]
 
 
-def _already_recorded(session: Session, reference: str) -> bool:
-    if session.scalar(select(Payment.id).where(Payment.reference == reference)) is not None:
-        return True
-    return session.scalar(select(UnmatchedPayment.id).where(UnmatchedPayment.reference == reference)) is not None
+def _already_recorded(session: Session, reference: str) -> tuple[str, Decimal] | None:
+    """Return the account and amount stored under ``reference``, or None when it is new."""
+    for model in (Payment, UnmatchedPayment):
+        row = session.execute(select(model.account_id, model.amount).where(model.reference == reference)).first()
+        if row is not None:
+            return row.account_id, row.amount
+    return None
+
+
+def _insert_once(session: Session, row: Payment | UnmatchedPayment, payment: PaymentInput, *, source: str, now: datetime) -> PaymentResult | None:
+    """Insert ``row`` in a savepoint; when a concurrent call stored the reference first, return what that means.
+
+    Two deliveries of one payment can both pass the check for an earlier
+    reference before either commits; the unique reference then stops the
+    second, which is answered as a repeat instead of failing.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        earlier = _already_recorded(session, payment.reference)
+        if earlier is None:
+            raise
+        logger.info("payment %s was recorded by a concurrent call", payment.reference)
+        return _repeat(session, payment, earlier, source=source, now=now)
+    return None
+
+
+def _repeat(session: Session, payment: PaymentInput, earlier: tuple[str, Decimal], *, source: str, now: datetime) -> PaymentResult:
+    """Answer a reference seen before: a duplicate when it matches, a conflict kept for reconciliation when not."""
+    account_id, amount = earlier
+    if (account_id, amount) == (payment.account_id, payment.amount):
+        return PaymentResult(payment.reference, "duplicate", None, f"payment {payment.reference} was already recorded; nothing changed")
+    detail = f"conflict: reference {payment.reference} was already recorded with amount {amount} for account {account_id}"
+    record_event(
+        session,
+        actor=f"system:payments:{source}",
+        action="payment.conflict",
+        at=now,
+        request_id=None,
+        revision=None,
+        before={"reference": payment.reference, "account_id": account_id, "amount": str(amount)},
+        after={"reference": payment.reference, "account_id": payment.account_id, "amount": str(payment.amount), "paid_on": payment.paid_on.isoformat()},
+    )
+    logger.warning("payment %s: %s", payment.reference, detail)
+    return PaymentResult(payment.reference, "conflict", None, detail + "; nothing changed, reconcile it by hand")
 
 
 def _plan_in_force(session: Session, account_id: str) -> PlanRequest | None:

@@ -63,5 +63,5 @@ def _record(workflow: Workflow, payment: Any, delivery_id: str, now: Any) -> Res
         except WebhookAuthError as error:
             return JSONResponse({"error": error.message}, status_code=error.status)
     logger.info("payment %s from the webhook: %s", result.reference, result.outcome)
-    status = 200 if result.outcome != "unmatched" else 202
+    status = {"unmatched": 202, "conflict": 409}.get(result.outcome, 200)
     return JSONResponse({"reference": result.reference, "outcome": result.outcome, "detail": result.detail}, status_code=status)

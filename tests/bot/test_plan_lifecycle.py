@@ -416,3 +416,25 @@ def test_active_plan_blocks_a_second_plan_on_its_invoices(workflow: Workflow) ->
     with workflow.session_factory() as session:
         flags = session.get(PlanRequest, second).revisions[-1].assessment.flags
     assert any(flag["code"] == "open_plan_exists" and flag["blocking"] for flag in flags)
+
+
+def test_overlapping_imports_report_duplicates(workflow: Workflow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second import that checked its references before the first one
+    # committed reports them as already recorded instead of failing.
+    from bot import payments
+
+    open_and_accept(workflow)
+    path = tmp_path / "payments.csv"
+    path.write_text("reference,account_id,paid_on,amount\nR-1,SMALL,2013-07-15,143.52\nR-2,GHOST,2013-07-15,20.00\n", encoding="utf-8")
+    with workflow.session_factory.begin() as session:
+        import_payments(session, path, now=workflow.clock.now())
+    real_check = payments._already_recorded
+    blind = ["R-1", "R-2"]
+    monkeypatch.setattr(payments, "_already_recorded", lambda session, ref: None if ref in blind and not blind.remove(ref) else real_check(session, ref))
+
+    with workflow.session_factory.begin() as session:
+        again = import_payments(session, path, now=workflow.clock.now())
+
+    assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
+    with workflow.session_factory() as session:
+        assert session.scalars(select(PaymentAllocation.amount)).all() == [Decimal("143.52")]

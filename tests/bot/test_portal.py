@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot.portal import SECURITY_HEADERS
 from bot.webhooks import signed_headers
-from storage.models import AgreementResponse, Installment, UnmatchedPayment
+from storage.models import AgreementResponse, AuditEvent, Installment, Payment, UnmatchedPayment
 from tests.bot.portal_server import PAYMENTS_SECRET, PortalServer, running_portal
 
 
@@ -157,3 +158,68 @@ def test_payments_webhook(portal: PortalServer, http: httpx.Client) -> None:
         unmatched = session.scalars(select(UnmatchedPayment.reference)).all()
     assert [str(amount) for amount in paid] == ["143.52", "56.48", "0.00"]
     assert unmatched == ["BANK-3"]
+
+
+def accepted(portal: PortalServer, http: httpx.Client) -> int:
+    request_id, path = portal.approved_agreement()
+    http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": form_token(http.get(path).text)})
+    return request_id
+
+
+@pytest.mark.parametrize("account", ["SMALL", "GHOST"])
+def test_concurrent_identical_payments_apply_once(portal: PortalServer, http: httpx.Client, account: str) -> None:
+    accepted(portal, http)
+    payment = {"reference": "BANK-C", "account_id": account, "paid_on": "2013-07-15", "amount": "50.00"}
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda n: post_payment(portal, http, payment, delivery=f"c-{n}"), range(6)))
+
+    assert sorted(answer.json()["outcome"] for answer in answers) == sorted(["applied" if account == "SMALL" else "unmatched"] + ["duplicate"] * 5)
+    assert {answer.status_code for answer in answers} <= {200, 202}
+    with portal.runtime.session_factory() as session:
+        stored = session.scalars(select(Payment.reference)).all() + session.scalars(select(UnmatchedPayment.reference)).all()
+    assert stored == ["BANK-C"]
+
+
+@pytest.mark.parametrize("account", ["SMALL", "GHOST"])
+def test_payment_stored_by_a_racing_call_is_a_duplicate(
+    portal: PortalServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch, account: str
+) -> None:
+    # The second call checks before the first commits: it does not see the
+    # reference, and the unique constraint stops its insert.
+    from bot import payments
+
+    accepted(portal, http)
+    payment = {"reference": "BANK-R", "account_id": account, "paid_on": "2013-07-15", "amount": "50.00"}
+    first = post_payment(portal, http, payment, delivery="r-1")
+    real_check = payments._already_recorded
+    blind = [True]
+
+    def check_too_early(session, reference):
+        if blind:
+            blind.pop()
+            return None
+        return real_check(session, reference)
+
+    monkeypatch.setattr(payments, "_already_recorded", check_too_early)
+    second = post_payment(portal, http, payment, delivery="r-2")
+
+    assert first.status_code in (200, 202)
+    assert second.status_code == 200
+    assert second.json()["outcome"] == "duplicate"
+
+
+def test_same_reference_other_amount_is_a_conflict(portal: PortalServer, http: httpx.Client) -> None:
+    accepted(portal, http)
+    payment = {"reference": "BANK-X", "account_id": "SMALL", "paid_on": "2013-07-15", "amount": "50.00"}
+    post_payment(portal, http, payment, delivery="x-1")
+
+    conflict = post_payment(portal, http, {**payment, "amount": "60.00"}, delivery="x-2")
+
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"].startswith("conflict: reference BANK-X was already recorded with amount 50.00")
+    with portal.runtime.session_factory() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "payment.conflict"))
+        amounts = session.scalars(select(Payment.amount)).all()
+    assert event is not None and event.after["amount"] == "60.00"
+    assert [str(amount) for amount in amounts] == ["50.00"]
