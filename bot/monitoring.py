@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agreement_terms import PlanConditions
 from bot.messages import day, money, request_label
-from bot.plan_ledger import OPEN_INSTALLMENT_STATUSES, ZERO, installments_in_force
+from bot.plan_ledger import OPEN_INSTALLMENT_STATUSES, ZERO, installments_in_force, late_after
 from bot.workflow import move_status
 from policy.config import Policy
 from policy.lifecycle import Status
@@ -96,12 +96,10 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
         outcome.lines.append(line)
         outcome.messages.append((request_id, text, notify_requester))
 
-    # No installment is late before the plan is active: the grace period
-    # runs from the later of its due date and the day of acceptance.
+    # No installment is late before the plan is active (see late_after).
     started_on = agreement.accepted_at.date() if agreement.accepted_at else today
     for installment in installments:
-        late_after = max(installment.due_date, started_on) + timedelta(days=conditions.grace_days)
-        if installment.status != "scheduled" or installment.outstanding <= 0 or today <= late_after:
+        if installment.status != "scheduled" or installment.outstanding <= 0 or today <= late_after(installment, conditions.grace_days, started_on):
             continue
         claimed = session.execute(
             update(Installment)

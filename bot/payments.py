@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import request_label
-from bot.plan_ledger import allocate
+from bot.plan_ledger import allocate, reverse_late_marks
 from storage.audit import record_event
 from storage.importer import RowError, column_positions, parse_amount, read_records
 from storage.models import Account, Agreement, Payment, PlanRequest, UnmatchedPayment
@@ -94,6 +94,18 @@ def record_payment(session: Session, payment: PaymentInput, *, source: str, now:
     repeat = _insert_once(session, stored, payment, source=source, now=now)
     if repeat is not None:
         return repeat
+    for installment in reverse_late_marks(session, stored, request.id):
+        record_event(
+            session,
+            actor=f"system:payments:{source}",
+            action="installment.late_reversed",
+            at=now,
+            request_id=request.id,
+            revision=request.current_revision,
+            before={"installment": installment.sequence, "status": "late"},
+            after={"installment": installment.sequence, "status": "scheduled", "late_fee": str(installment.late_fee),
+                   "reason": f"payment {payment.reference} was made on {payment.paid_on.isoformat()}, within the grace period"},
+        )
     allocations = allocate(session, stored, request.id)
     parts = [
         f"{allocation.amount} to credit" if allocation.installment_id is None else f"{allocation.amount} to {allocation.kind.replace('_', ' ')} of installment {allocation.installment_id}"

@@ -10,7 +10,7 @@ as the plan's credit.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -103,6 +103,50 @@ def installments_in_force(session: Session, request_id: int) -> list[Installment
 def outstanding_balance(session: Session, request_id: int) -> Decimal:
     """Return what is still owed on the plan in force, late fees included."""
     return sum((item.outstanding for item in installments_in_force(session, request_id) if item.status != "superseded"), ZERO)
+
+
+def late_after(installment: Installment, grace_days: int, started_on: date) -> date:
+    """Return the last day ``installment`` can be paid on time.
+
+    The grace period runs from the later of its due date and the day the
+    plan started, so nothing is late before the plan is active.
+    """
+    return max(installment.due_date, started_on) + timedelta(days=grace_days)
+
+
+def reverse_late_marks(session: Session, payment: Payment, request_id: int) -> list[Installment]:
+    """Undo the lateness of the installments ``payment`` pays that it was made on time for; return them.
+
+    A payment dated within an installment's due date plus grace that arrives
+    after the sweep marked it late pays no late fee: the installment goes
+    back to scheduled and the fee not yet paid is removed. Only installments
+    the payment pays in full, oldest first, are reversed.
+    """
+    agreement = agreement_in_force(session, request_id)
+    if agreement is None:
+        return []
+    document = session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id))
+    grace_days = int(document.terms["conditions"]["grace_days"]) if document is not None else 0
+    started_on = agreement.accepted_at.date() if agreement.accepted_at else payment.paid_on
+    remaining = payment.amount
+    reversed_items = []
+    for installment in installments_in_force(session, request_id):
+        if remaining <= 0:
+            break
+        if installment.status not in OPEN_INSTALLMENT_STATUSES:
+            continue
+        amount_due = installment.amount - installment.paid_amount
+        on_time = payment.paid_on <= late_after(installment, grace_days, started_on)
+        if installment.status == "late" and on_time and remaining >= amount_due:
+            installment.status = "scheduled"
+            installment.late_on = None
+            installment.late_fee = installment.late_fee_paid
+            reversed_items.append(installment)
+            remaining -= amount_due
+        else:
+            remaining -= amount_due + installment.late_fee - installment.late_fee_paid
+    session.flush()
+    return reversed_items
 
 
 def allocate(session: Session, payment: Payment, request_id: int) -> list[PaymentAllocation]:

@@ -438,3 +438,30 @@ def test_overlapping_imports_report_duplicates(workflow: Workflow, tmp_path: Pat
     assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
     with workflow.session_factory() as session:
         assert session.scalars(select(PaymentAllocation.amount)).all() == [Decimal("143.52")]
+
+
+def test_on_time_payment_after_the_sweep_pays_no_late_fee(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    sweep(workflow, thread, date(2013, 7, 21))
+
+    pay(workflow, "P-ON-TIME", "143.52", date(2013, 7, 20))
+
+    with workflow.session_factory() as session:
+        first = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 1))
+        credit = session.get(PlanState, request_id).credit
+    assert (first.status, first.late_fee, first.late_on) == ("paid", Decimal("0.00"), None)
+    assert credit == Decimal("0.00")
+    assert "installment.late_reversed" in actions(workflow, request_id)
+    assert sweep(workflow, thread, date(2013, 7, 22)) == []
+
+
+def test_late_payment_after_the_sweep_pays_the_late_fee(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    sweep(workflow, thread, date(2013, 7, 21))
+
+    pay(workflow, "P-LATE", "143.52", date(2013, 7, 21))
+
+    with workflow.session_factory() as session:
+        first = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 1))
+    assert (first.status, first.late_fee, first.late_fee_paid) == ("late", Decimal("25.00"), Decimal("25.00"))
+    assert "installment.late_reversed" not in actions(workflow, request_id)
