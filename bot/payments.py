@@ -11,8 +11,9 @@ A zero amount is rejected, because it would record nothing.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import request_label
 from bot.plan_ledger import allocate, reverse_late_marks
+from bot.text_input import control_problem
 from storage.audit import record_event
 from storage.importer import RowError, column_positions, parse_amount, read_records
 from storage.models import Account, Agreement, Payment, PlanRequest, UnmatchedPayment
@@ -31,6 +33,13 @@ logger = logging.getLogger(__name__)
 
 PAYMENT_COLUMNS = ("reference", "account_id", "paid_on", "amount")
 MAX_REFERENCE_LENGTH = 128
+# The length of accounts.id.
+MAX_ACCOUNT_ID_LENGTH = 64
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Payment dates outside this window are typing mistakes: no plan payment
+# predates 2000, and a bank reports a payment a few days ahead at most.
+EARLIEST_PAYMENT_DATE = date(2000, 1, 1)
+MAX_DAYS_AHEAD = 5
 
 Outcome = Literal["applied", "unmatched", "duplicate", "conflict"]
 
@@ -142,7 +151,7 @@ def import_payments(session: Session, path: Path, *, now: datetime) -> PaymentIm
     report = PaymentImportReport(rows_read=len(records))
     seen: dict[str, int] = {}
     for line, fields in records:
-        payment, errors = _parse_payment_row(line, fields, header, positions)
+        payment, errors = _parse_payment_row(line, fields, header, positions, now.date())
         if payment is not None and payment.reference in seen:
             errors = [RowError(line, "reference", payment.reference, f"reference {payment.reference} appears on line {seen[payment.reference]} too; each payment needs its own reference")]
         if errors:
@@ -154,8 +163,14 @@ def import_payments(session: Session, path: Path, *, now: datetime) -> PaymentIm
     return report
 
 
-def parse_payment(reference: object, account_id: object, paid_on: object, amount: object) -> tuple[PaymentInput | None, dict[str, str]]:
-    """Check the four fields of one payment; return it, or a message per bad field."""
+def parse_payment(
+    reference: object, account_id: object, paid_on: object, amount: object, *, today: date
+) -> tuple[PaymentInput | None, dict[str, str]]:
+    """Check the four fields of one payment; return it, or a message per bad field.
+
+    ``paid_on`` must be written YYYY-MM-DD and fall between
+    ``EARLIEST_PAYMENT_DATE`` and ``MAX_DAYS_AHEAD`` days after ``today``.
+    """
     errors: dict[str, str] = {}
     reference_text = str(reference or "").strip()
     account_text = str(account_id or "").strip()
@@ -163,13 +178,17 @@ def parse_payment(reference: object, account_id: object, paid_on: object, amount
         errors["reference"] = "reference is missing; every payment needs the payer's or processor's reference"
     elif len(reference_text) > MAX_REFERENCE_LENGTH:
         errors["reference"] = f"reference is {len(reference_text)} characters long; at most {MAX_REFERENCE_LENGTH} are allowed"
+    elif (problem := control_problem("reference", reference_text)) is not None:
+        errors["reference"] = problem
     if not account_text:
         errors["account_id"] = "account_id is missing; give the customer account the payment is for"
-    paid = None
-    try:
-        paid = date.fromisoformat(str(paid_on or "").strip())
-    except ValueError:
-        errors["paid_on"] = f"paid_on {paid_on!r} is not a valid date; expected YYYY-MM-DD, for example 2013-07-15"
+    elif len(account_text) > MAX_ACCOUNT_ID_LENGTH:
+        errors["account_id"] = f"account_id is {len(account_text)} characters long; at most {MAX_ACCOUNT_ID_LENGTH} are allowed"
+    elif (problem := control_problem("account_id", account_text)) is not None:
+        errors["account_id"] = problem
+    paid, problem = _parse_paid_on(str(paid_on or "").strip(), today)
+    if problem is not None:
+        errors["paid_on"] = problem
     value, problem = parse_amount(str(amount or "").strip(), "amount")
     if problem is not None:
         errors["amount"] = problem
@@ -182,12 +201,30 @@ def parse_payment(reference: object, account_id: object, paid_on: object, amount
     return PaymentInput(reference_text, account_text, paid, value), {}
 
 
-def _parse_payment_row(line: int, fields: list[str], header: list[str], positions: dict[str, int]) -> tuple[PaymentInput | None, list[RowError]]:
+def _parse_paid_on(text: str, today: date) -> tuple[date | None, str | None]:
+    # date.fromisoformat also takes 20130715 and 2013-W29-1; payments use one form.
+    if DATE_PATTERN.fullmatch(text) is None:
+        return None, f"paid_on {text!r} is not a date written YYYY-MM-DD, for example 2013-07-15"
+    try:
+        paid = date.fromisoformat(text)
+    except ValueError:
+        return None, f"paid_on {text!r} is not a valid date; expected YYYY-MM-DD, for example 2013-07-15"
+    latest = today + timedelta(days=MAX_DAYS_AHEAD)
+    if paid < EARLIEST_PAYMENT_DATE:
+        return None, f"paid_on {text} is before {EARLIEST_PAYMENT_DATE.isoformat()}; check the year"
+    if paid > latest:
+        return None, f"paid_on {text} is more than {MAX_DAYS_AHEAD} days after today ({today.isoformat()}); a payment cannot be dated that far ahead"
+    return paid, None
+
+
+def _parse_payment_row(
+    line: int, fields: list[str], header: list[str], positions: dict[str, int], today: date
+) -> tuple[PaymentInput | None, list[RowError]]:
     if len(fields) != len(header):
         message = f"row has {len(fields)} fields but the header has {len(header)}; check for a missing or extra comma"
         return None, [RowError(line, None, None, message)]
     values = {name: fields[position].strip() for name, position in positions.items()}
-    payment, problems = parse_payment(values["reference"], values["account_id"], values["paid_on"], values["amount"])
+    payment, problems = parse_payment(values["reference"], values["account_id"], values["paid_on"], values["amount"], today=today)
     return payment, [RowError(line, column, values[column], message) for column, message in problems.items()]
 
 

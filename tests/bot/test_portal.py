@@ -223,3 +223,69 @@ def test_same_reference_other_amount_is_a_conflict(portal: PortalServer, http: h
         amounts = session.scalars(select(Payment.amount)).all()
     assert event is not None and event.after["amount"] == "60.00"
     assert [str(amount) for amount in amounts] == ["50.00"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"action": "accept", "typed_name": "Dana\x00 Smith", "consent": "yes"}, "typed_name-error"),
+        ({"action": "changes", "message": "Six\x00 installments"}, "message-error"),
+        ({"action": "decline", "reason": "No\x1b thanks"}, "reason-error"),
+    ],
+)
+def test_control_characters_in_the_form_are_field_errors(portal: PortalServer, http: httpx.Client, data: dict, field: str) -> None:
+    request_id, path = portal.approved_agreement()
+
+    answer = http.post(path, data={**data, "form_token": form_token(http.get(path).text)})
+
+    assert answer.status_code == 400
+    assert f'id="{field}"' in answer.text
+    assert "control characters" in answer.text or "cannot be shown" in answer.text
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", "\u200d \u2060", "...", "\u3164\u3164"])
+def test_invisible_names_do_not_sign(portal: PortalServer, http: httpx.Client, name: str) -> None:
+    request_id, path = portal.approved_agreement()
+
+    answer = http.post(path, data={"action": "accept", "typed_name": name, "consent": "yes", "form_token": form_token(http.get(path).text)})
+
+    assert answer.status_code == 400
+    assert 'id="typed_name-error"' in answer.text
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+def test_signed_name_drops_format_characters(portal: PortalServer, http: httpx.Client) -> None:
+    _, path = portal.approved_agreement()
+
+    http.post(path, data={"action": "accept", "typed_name": "Dana\u200b \u202eSmith", "consent": "yes", "form_token": form_token(http.get(path).text)})
+
+    with portal.runtime.session_factory() as session:
+        assert session.scalars(select(AgreementResponse.typed_name)).all() == ["Dana Smith"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"reference": "BANK\x00-9"}, "reference", "control characters"),
+        ({"account_id": "A" * 65}, "account_id", "at most 64"),
+        ({"account_id": "SMA\x00LL"}, "account_id", "control characters"),
+        ({"amount": 50.5}, "amount", "must be a JSON string"),
+        ({"amount": 50}, "amount", "not a number"),
+        ({"reference": 12345}, "reference", "must be a JSON string"),
+        ({"paid_on": 20130715}, "paid_on", "must be a JSON string"),
+        ({"paid_on": "20130715"}, "paid_on", "YYYY-MM-DD"),
+        ({"paid_on": "2013-W29-1"}, "paid_on", "YYYY-MM-DD"),
+        ({"paid_on": "1999-12-31"}, "paid_on", "before 2000-01-01"),
+        ({"paid_on": "2013-06-20"}, "paid_on", "more than 5 days after today"),
+    ],
+)
+def test_payments_webhook_rejects_bad_fields(portal: PortalServer, http: httpx.Client, change: dict, field: str, words: str) -> None:
+    payment = {"reference": "BANK-9", "account_id": "SMALL", "paid_on": "2013-06-14", "amount": "50.00", **change}
+
+    answer = post_payment(portal, http, payment, delivery="bad-1")
+
+    assert answer.status_code == 422
+    assert words in answer.json()["fields"][field]
+    with portal.runtime.session_factory() as session:
+        assert session.scalars(select(UnmatchedPayment)).all() == []
