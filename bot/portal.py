@@ -117,7 +117,7 @@ def _terms_page(
     decided = terms.status != "sent"
     return _page(
         "Your payment plan",
-        message=decided_message(terms.status) if decided else None,
+        message=_status_message(terms) if decided else None,
         terms=_terms_view(terms, workflow.policy.currency),
         can_answer=not decided,
         form_token=workflow.link_signer.form_token(token),
@@ -127,6 +127,16 @@ def _terms_page(
         pdf_url=f"/agreements/{token}/pdf",
         status_code=status_code,
     )
+
+
+def _status_message(terms: AgreementTerms) -> str:
+    message = decided_message(terms.status)
+    if terms.newer_terms_proposed:
+        message += (
+            " New terms have been proposed; this agreement stays in force until you accept them,"
+            " and your account manager will send you their link."
+        )
+    return message
 
 
 def _terms_view(terms: AgreementTerms, currency: str) -> dict[str, Any]:

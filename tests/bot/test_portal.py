@@ -6,7 +6,8 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -289,3 +290,20 @@ def test_payments_webhook_rejects_bad_fields(portal: PortalServer, http: httpx.C
     assert words in answer.json()["fields"][field]
     with portal.runtime.session_factory() as session:
         assert session.scalars(select(UnmatchedPayment)).all() == []
+
+
+def test_agreement_in_force_stays_readable_while_new_terms_wait(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+    http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": form_token(http.get(path).text)})
+    portal.runtime.workflow.reopen_for_changes(
+        actor="UREQUESTER", request_id=request_id, down_payment=Decimal("0"), installment_count=5, first_due_date=date(2013, 7, 20)
+    )
+
+    page = http.get(path)
+    pdf = http.get(path + "/pdf")
+
+    assert page.status_code == 200
+    assert "New terms have been proposed" in page.text
+    assert 'name="form_token"' not in page.text
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
