@@ -63,6 +63,11 @@ def agreement_endpoints(workflow: Workflow) -> tuple[Any, Any, Any]:
     async def answer_agreement(request: Request) -> Response:
         token = request.path_params["token"]
         form = await request.form()
+        try:
+            # A bad or expired link answers 410 whatever was posted, as GET does.
+            await run_in_threadpool(workflow.load_agreement, token)
+        except AgreementLinkError as error:
+            return _page("Agreement link problem", message=error.user_message, status_code=410)
         if not workflow.link_signer.check_form_token(token, str(form.get("form_token", ""))):
             logger.warning("agreement form rejected: invalid form token from %s", request.client.host if request.client else "unknown")
             return _page("Nothing was changed", message="The form was not valid. Open the link again and retry.", status_code=403)

@@ -134,7 +134,7 @@ def post_payment(portal: PortalServer, http: httpx.Client, payload: dict, *, del
 def test_payments_webhook(portal: PortalServer, http: httpx.Client) -> None:
     request_id, path = portal.approved_agreement()
     http.post(path, data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": form_token(http.get(path).text)})
-    payment = {"reference": "BANK-1", "account_id": "SMALL", "paid_on": "2013-07-15", "amount": "200.00"}
+    payment = {"reference": "BANK-1", "account_id": "SMALL", "paid_on": "2013-06-14", "amount": "200.00"}
 
     applied = post_payment(portal, http, payment, delivery="d-1")
     replayed = post_payment(portal, http, payment, delivery="d-1")
@@ -170,7 +170,7 @@ def accepted(portal: PortalServer, http: httpx.Client) -> int:
 @pytest.mark.parametrize("account", ["SMALL", "GHOST"])
 def test_concurrent_identical_payments_apply_once(portal: PortalServer, http: httpx.Client, account: str) -> None:
     accepted(portal, http)
-    payment = {"reference": "BANK-C", "account_id": account, "paid_on": "2013-07-15", "amount": "50.00"}
+    payment = {"reference": "BANK-C", "account_id": account, "paid_on": "2013-06-14", "amount": "50.00"}
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda n: post_payment(portal, http, payment, delivery=f"c-{n}"), range(6)))
@@ -191,7 +191,7 @@ def test_payment_stored_by_a_racing_call_is_a_duplicate(
     from bot import payments
 
     accepted(portal, http)
-    payment = {"reference": "BANK-R", "account_id": account, "paid_on": "2013-07-15", "amount": "50.00"}
+    payment = {"reference": "BANK-R", "account_id": account, "paid_on": "2013-06-14", "amount": "50.00"}
     first = post_payment(portal, http, payment, delivery="r-1")
     real_check = payments._already_recorded
     blind = [True]
@@ -212,7 +212,7 @@ def test_payment_stored_by_a_racing_call_is_a_duplicate(
 
 def test_same_reference_other_amount_is_a_conflict(portal: PortalServer, http: httpx.Client) -> None:
     accepted(portal, http)
-    payment = {"reference": "BANK-X", "account_id": "SMALL", "paid_on": "2013-07-15", "amount": "50.00"}
+    payment = {"reference": "BANK-X", "account_id": "SMALL", "paid_on": "2013-06-14", "amount": "50.00"}
     post_payment(portal, http, payment, delivery="x-1")
 
     conflict = post_payment(portal, http, {**payment, "amount": "60.00"}, delivery="x-2")
@@ -307,3 +307,30 @@ def test_agreement_in_force_stays_readable_while_new_terms_wait(portal: PortalSe
     assert 'name="form_token"' not in page.text
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
+
+
+def test_post_to_a_tampered_link_is_gone(portal: PortalServer, http: httpx.Client) -> None:
+    request_id, path = portal.approved_agreement()
+    token = form_token(http.get(path).text)
+
+    answer = http.post(path[:-4] + "AAAA", data={"action": "accept", "typed_name": "Dana Smith", "consent": "yes", "form_token": token})
+
+    assert answer.status_code == 410
+    assert "not valid" in answer.text
+    assert portal.status(request_id) == "sent_to_customer"
+
+
+def test_fingerprint_wraps_on_narrow_screens(portal: PortalServer, http: httpx.Client) -> None:
+    _, path = portal.approved_agreement()
+
+    assert "#terms-hash { overflow-wrap: anywhere; }" in http.get(path).text
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]"])
+def test_payments_webhook_answers_422_for_a_body_that_is_not_an_object(portal: PortalServer, http: httpx.Client, body: bytes) -> None:
+    headers = signed_headers(PAYMENTS_SECRET, body, delivery_id="nj-1", now=portal.clock.now())
+
+    answer = http.post("/webhooks/payments", content=body, headers={**headers, "content-type": "application/json"})
+
+    assert answer.status_code == 422
+    assert "JSON" in answer.json()["error"]
