@@ -40,12 +40,14 @@ def payments_webhook(workflow: Workflow, secret: str | None) -> Any:
         except WebhookAuthError as error:
             logger.warning("payments webhook call rejected: %s", error.message)
             return JSONResponse({"error": error.message}, status_code=error.status)
+        # 422, as POST /webhooks/requests answers: the call was signed and
+        # well formed, only its content cannot be used.
         try:
             data = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+        except ValueError as error:
+            return JSONResponse({"error": f"the body is not valid JSON: {error}"}, status_code=422)
         if not isinstance(data, dict):
-            return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+            return JSONResponse({"error": "the body must be a JSON object"}, status_code=422)
         problems = _type_problems(data)
         payment = None
         if not problems:
