@@ -27,7 +27,7 @@ from bot.plan_ledger import allocate, reverse_late_marks
 from bot.text_input import control_problem
 from storage.audit import record_event
 from storage.importer import RowError, column_positions, parse_amount, read_records
-from storage.models import Account, Agreement, Payment, PlanRequest, UnmatchedPayment
+from storage.models import Account, Agreement, Installment, Payment, PaymentAllocation, PlanRequest, UnmatchedPayment
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +116,11 @@ def record_payment(session: Session, payment: PaymentInput, *, source: str, now:
                    "reason": f"payment {payment.reference} was made on {payment.paid_on.isoformat()}, within the grace period"},
         )
     allocations = allocate(session, stored, request.id)
-    parts = [
-        f"{allocation.amount} to credit" if allocation.installment_id is None else f"{allocation.amount} to {allocation.kind.replace('_', ' ')} of installment {allocation.installment_id}"
-        for allocation in allocations
-    ]
+    sequences = {
+        installment.id: installment.sequence
+        for installment in session.scalars(select(Installment).where(Installment.request_id == request.id))
+    }
+    parts = [_allocation_text(allocation, sequences) for allocation in allocations]
     record_event(
         session,
         actor=f"system:payments:{source}",
@@ -133,11 +134,28 @@ def record_payment(session: Session, payment: PaymentInput, *, source: str, now:
             "amount": str(payment.amount),
             "paid_on": payment.paid_on.isoformat(),
             "allocations": [
-                {"installment_id": allocation.installment_id, "kind": allocation.kind, "amount": str(allocation.amount)} for allocation in allocations
+                {
+                    "installment_id": allocation.installment_id,
+                    "installment": sequences.get(allocation.installment_id) if allocation.installment_id is not None else None,
+                    "kind": allocation.kind,
+                    "amount": str(allocation.amount),
+                }
+                for allocation in allocations
             ],
         },
     )
     return PaymentResult(payment.reference, "applied", request.id, f"{request_label(request.id)}: " + ", ".join(parts))
+
+
+def _allocation_text(allocation: PaymentAllocation, sequences: dict[int, int]) -> str:
+    """Say where one part of a payment went, naming installments by their number in the plan."""
+    if allocation.installment_id is None:
+        return f"{allocation.amount} to credit"
+    sequence = sequences[allocation.installment_id]
+    name = "the down payment" if sequence == 0 else f"installment {sequence}"
+    if allocation.kind == "late_fee":
+        return f"{allocation.amount} to the late fee of {name}"
+    return f"{allocation.amount} to {name}"
 
 
 def import_payments(session: Session, path: Path, *, now: datetime) -> PaymentImportReport:
@@ -189,8 +207,11 @@ def parse_payment(
     paid, problem = _parse_paid_on(str(paid_on or "").strip(), today)
     if problem is not None:
         errors["paid_on"] = problem
-    value, problem = parse_amount(str(amount or "").strip(), "amount")
-    if problem is not None:
+    amount_text = str(amount or "").strip()
+    value, problem = parse_amount(amount_text, "amount")
+    if amount_text.startswith("-"):
+        errors["amount"] = f"amount {amount_text} is negative; a payment must be more than zero"
+    elif problem is not None:
         errors["amount"] = problem
     elif value is not None and value == 0:
         errors["amount"] = "amount is 0.00; a payment must be more than zero"

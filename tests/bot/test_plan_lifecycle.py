@@ -43,6 +43,8 @@ from tests.factories import add_past_due_account
 
 AS_OF = date(2013, 6, 14)
 REQUESTER = "UREQUESTER"
+# The payment files are imported after the payments they list were made.
+IMPORTED_AT = datetime(2013, 7, 16, 9, 0, tzinfo=timezone.utc)
 APPROVERS = {"collections_manager": ["UMANAGER"], "finance_controller": ["UCONTROLLER"], "revenue_operations_lead": ["UREVOPS"], "legal_compliance": ["ULEGAL"]}
 
 
@@ -332,12 +334,12 @@ def test_payments_csv_reports_bad_rows(workflow: Workflow, tmp_path: Path) -> No
     )
 
     with workflow.session_factory.begin() as session:
-        report = import_payments(session, path, now=workflow.clock.now())
+        report = import_payments(session, path, now=IMPORTED_AT)
 
     assert [(error.row, error.column) for error in report.errors] == [(3, "paid_on"), (4, "amount"), (6, "reference")]
     assert [result.outcome for result in report.results] == ["applied", "unmatched"]
     with workflow.session_factory.begin() as session:
-        again = import_payments(session, tmp_path / "payments.csv", now=workflow.clock.now())
+        again = import_payments(session, tmp_path / "payments.csv", now=IMPORTED_AT)
     assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
 
 
@@ -427,13 +429,13 @@ def test_overlapping_imports_report_duplicates(workflow: Workflow, tmp_path: Pat
     path = tmp_path / "payments.csv"
     path.write_text("reference,account_id,paid_on,amount\nR-1,SMALL,2013-07-15,143.52\nR-2,GHOST,2013-07-15,20.00\n", encoding="utf-8")
     with workflow.session_factory.begin() as session:
-        import_payments(session, path, now=workflow.clock.now())
+        import_payments(session, path, now=IMPORTED_AT)
     real_check = payments._already_recorded
     blind = ["R-1", "R-2"]
     monkeypatch.setattr(payments, "_already_recorded", lambda session, ref: None if ref in blind and not blind.remove(ref) else real_check(session, ref))
 
     with workflow.session_factory.begin() as session:
-        again = import_payments(session, path, now=workflow.clock.now())
+        again = import_payments(session, path, now=IMPORTED_AT)
 
     assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
     with workflow.session_factory() as session:
@@ -465,3 +467,12 @@ def test_late_payment_after_the_sweep_pays_the_late_fee(workflow: Workflow, thre
         first = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 1))
     assert (first.status, first.late_fee, first.late_fee_paid) == ("late", Decimal("25.00"), Decimal("25.00"))
     assert "installment.late_reversed" not in actions(workflow, request_id)
+
+
+def test_payment_detail_names_installments_by_number(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow, down="100.00")
+    sweep(workflow, thread, date(2013, 6, 20))
+
+    result = pay(workflow, "P-1", "150.00", date(2013, 6, 20))
+
+    assert result.detail == f"PP-{request_id:05d}: 25.00 to the late fee of the down payment, 100.00 to the down payment, 25.00 to installment 1"
