@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.messages import day
 from policy.config import Policy
-from policy.schedule import minor_units
+from policy.schedule import canonical_amount
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,13 @@ ON_ACCEPTANCE = "on_acceptance"
 
 
 def canonical_schedule(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return ``schedule`` with amounts to the cent and the down payment due on acceptance."""
+    """Return the agreed fields of ``schedule``, amounts to the cent and the down payment due on acceptance."""
     return [
-        {**row, "amount": str(minor_units(Decimal(row["amount"]))), **({"due_date": ON_ACCEPTANCE} if int(row["sequence"]) == 0 else {})}
+        {
+            **_agreed_payment(row),
+            "amount": str(canonical_amount(Decimal(row["amount"]))),
+            **({"due_date": ON_ACCEPTANCE} if int(row["sequence"]) == 0 else {}),
+        }
         for row in schedule
     ]
 
@@ -111,6 +115,16 @@ def hash_terms(terms: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# Fields of a schedule row that the customer agrees to and that become
+# installments. The assessment's rows also carry principal, interest, fee
+# and balance_after, which follow from these.
+AGREED_PAYMENT_FIELDS = ("sequence", "due_date", "amount")
+
+
+def _agreed_payment(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in AGREED_PAYMENT_FIELDS}
+
+
 def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the terms a customer agrees to, as plain JSON values.
 
@@ -123,8 +137,8 @@ def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None =
         "request_id": request.id,
         "account_id": request.account_id,
         "revision": revision.number,
-        "balance": str(minor_units(revision.balance)),
-        "down_payment": str(minor_units(revision.down_payment)),
+        "balance": str(canonical_amount(revision.balance)),
+        "down_payment": str(canonical_amount(revision.down_payment)),
         "installment_count": revision.installment_count,
         "frequency": revision.frequency,
         "first_due_date": revision.first_due_date.isoformat(),

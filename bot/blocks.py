@@ -231,16 +231,59 @@ def assessment_message(assessment: Assessment, tier_labels: dict[str, str]) -> t
     else:
         verdict = "*Not eligible* under the policy. No approval was requested."
     flag_lines = [
-        f"• {':no_entry:' if flag['blocking'] else ':warning:'} {flag['message']} (limit {flag['limit']}, actual {flag['actual']})"
+        f"• {SEVERITY_ICONS.get(_severity(flag), ':warning:')} {flag['message']} (limit {flag['limit']}, actual {flag['actual']})"
         for flag in assessment.flags
     ]
-    factor_lines = [f"• {factor['name'].replace('_', ' ')}: {factor['value']}" for factor in assessment.risk_factors]
+    factor_lines = [_factor_line(factor) for factor in assessment.risk_factors]
     blocks: list[SlackBlock] = [SectionBlock(text=f"{verdict} Risk grade *{assessment.risk_grade}*.")]
     if flag_lines:
         blocks.append(SectionBlock(text="*Flags*\n" + "\n".join(flag_lines)))
     blocks.append(SectionBlock(text="*Risk factors*\n" + "\n".join(factor_lines)))
+    blocks.extend(policy_detail_blocks(assessment.details or {}))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Policy version {assessment.policy_version}")]))
     return f"Assessment: {'eligible' if assessment.eligible else 'not eligible'}, grade {assessment.risk_grade}", blocks
+
+
+SEVERITY_ICONS = {"blocker": ":no_entry:", "deviation": ":warning:", "info": ":information_source:"}
+
+
+def _severity(flag: dict[str, Any]) -> str:
+    # Assessments stored before flags had a severity only carry "blocking".
+    return str(flag.get("severity") or ("blocker" if flag.get("blocking") else "deviation"))
+
+
+def _factor_line(factor: dict[str, Any]) -> str:
+    line = f"• {factor['name'].replace('_', ' ')}: {factor['value']}"
+    steps = factor.get("contribution") or 0
+    return f"{line} (grade −{steps})" if steps else line
+
+
+def policy_detail_blocks(details: dict[str, Any]) -> list[SlackBlock]:
+    """Return short sections for the required documents, the counter-proposal and the alternatives."""
+    currency = str(details.get("currency") or "")
+    blocks: list[SlackBlock] = []
+    documents = details.get("required_documents") or []
+    if documents:
+        lines = "\n".join(f"• {escape_mrkdwn(document['reason'])}" for document in documents)
+        blocks.append(SectionBlock(text=f"*Required documents*\n{lines}"))
+    counter = details.get("counter_proposal")
+    if counter:
+        blocks.append(SectionBlock(text=f"*Counter-proposal inside policy*\n{_proposal_line(counter, currency)}"))
+    alternatives = details.get("alternatives") or []
+    if alternatives:
+        lines = "\n".join(
+            f"• {alternative['label']}: {_proposal_line(alternative['terms'], currency)}; "
+            f"{money(alternative['periodic_amount'], currency)} each, total cost {money(alternative['total_cost'], currency)}"
+            for alternative in alternatives
+        )
+        blocks.append(SectionBlock(text=f"*Alternatives inside policy*\n{lines}"))
+    return blocks
+
+
+def _proposal_line(terms: dict[str, Any], currency: str) -> str:
+    down = f"{money(terms['down_payment'], currency)} down, " if Decimal(terms["down_payment"]) > 0 else ""
+    apr = f" at {terms['apr']}% APR" if Decimal(terms["apr"]) > 0 else ""
+    return f"{down}{terms['installments']} {terms['frequency']} from {day(terms['first_due'])}{apr}"
 
 
 def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[SlackBlock]]:
@@ -248,7 +291,12 @@ def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[S
     for payment in assessment.schedule:
         name = "Down payment" if payment["sequence"] == 0 else f"Installment {payment['sequence']}"
         due = "when the customer accepts" if payment["sequence"] == 0 else day(payment["due_date"])
-        lines.append(f"{name}: {money(payment['amount'], currency)} due {due}")
+        line = f"{name}: {money(payment['amount'], currency)} due {due}"
+        if Decimal(payment.get("interest") or "0") > 0:
+            line += f" (interest {money(payment['interest'], currency)}, principal {money(payment['principal'], currency)})"
+        if Decimal(payment.get("fee") or "0") > 0:
+            line += f" (fee {money(payment['fee'], currency)})"
+        lines.append(line)
     # Slack limits a section's text to 3,000 characters; 24 lines fit easily.
     return "Proposed schedule", [SectionBlock(text="*Proposed schedule*\n" + "\n".join(lines))]
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli_agent import agent_app
-from bot import cli_audit, cli_plans, cli_report
+from bot import cli_audit, cli_plans, cli_policy, cli_report
 from bot.cli_sync import sync_command
 from bot.config import Settings, load_policy
 from policy.config import PolicyError
@@ -37,6 +37,8 @@ app.command("report")(cli_report.report_command)
 app.command("sync")(sync_command)
 app.add_typer(cli_plans.app, name="plans")
 app.add_typer(cli_plans.payments_app, name="payments")
+app.add_typer(cli_policy.policy_app, name="policy")
+import_app.command("uci-credit")(cli_policy.import_uci_command)
 
 console = Console()
 error_console = Console(stderr=True)

@@ -45,6 +45,7 @@ APPROVERS = {
     "finance_controller": ["U0DEMOFC001"],
     "revenue_operations_lead": ["U0DEMORO001"],
     "legal_compliance": ["U0DEMOLC001"],
+    "credit_analyst": ["U0DEMOCA001"],
 }
 REQUEST_COUNT = 24
 # Installment counts cycle so that some plans exceed the first tier's limit.

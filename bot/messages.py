@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from policy.schedule import minor_unit
+
 HELP = (
     "*payplan* opens and approves payment plan requests.\n"
     "• `/payplan` opens a new request\n"
@@ -47,9 +49,10 @@ STATUS_EMOJI = {
 
 
 def money(amount: Decimal | str, currency: str) -> str:
-    """Format an amount with thousands separators and two decimals, from its exact Decimal."""
+    """Format an amount with thousands separators and the currency's decimal places (JPY 0, USD 2, KWD 3)."""
     value = Decimal(amount)
-    return f"{currency} {value:,.2f}"
+    places = -minor_unit(currency).as_tuple().exponent  # type: ignore[operator]
+    return f"{currency} {value:,.{places}f}"
 
 
 def day(value: date | str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from agents.summary import SummaryInput
 from bot.errors import AlreadyDecided, InvalidInput, NotFound, PermissionDenied
 from bot.messages import request_label
+from bot.policy_inputs import account_profile
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, route_for, validate_terms
@@ -106,7 +107,7 @@ class NegotiationMixin:
             if request.status not in REVISABLE_STATUSES:
                 raise AlreadyDecided(f"{request_label(request.id)} is {request.status.replace('_', ' ')}, so its terms can no longer be revised.")
             facts = compute_facts(request.account_id, invoice_history(session, request.account_id), as_of)
-            new_terms = Terms(facts.open_balance, terms.down_payment, terms.installment_count, terms.first_due_date)
+            new_terms = Terms(facts.open_balance, terms.down_payment, terms.installment_count, terms.first_due_date, terms.frequency)
             problems = validate_terms(new_terms, policy=self.policy, as_of=as_of)
             if problems:
                 raise InvalidInput("The revision has invalid fields.", {problem.field: problem.message for problem in problems})
@@ -123,8 +124,9 @@ class NegotiationMixin:
         with self.session_factory() as session:
             request = _load_request(session, request_id)
             reason_category, reason_text = request.reason_category, request.reason_text
+            profile = account_profile(session, request.account_id, as_of)
 
-        result = assess(self.policy, facts, new_terms, as_of=as_of, open_plan_count=other_plans)
+        result = assess(self.policy, facts, new_terms, as_of=as_of, open_plan_count=other_plans, account=profile, reason=reason_category)
         # The model call is slow, so it runs before the transaction opens.
         summary = self.summarizer.summarize(
             SummaryInput(
@@ -202,6 +204,7 @@ class NegotiationMixin:
                 schedule=[payment.to_dict() for payment in result.schedule],
                 summary=summary,
                 created_at=self.clock.now(),
+                details=result.details(),
             )
         )
         self._set_status(session, request, Status.ASSESSED, "system:policy", {

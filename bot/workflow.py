@@ -36,6 +36,7 @@ from bot.links import LinkClaims, LinkSigner
 from bot.messages import request_label
 from bot.negotiation import FREQUENCIES, NegotiationMixin
 from bot.review import ReviewMixin, missing_acknowledgements
+from bot.policy_inputs import account_profile
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
@@ -242,7 +243,10 @@ class Workflow(NegotiationMixin, ReviewMixin):
         terms, facts = self.check_request(data)
         with self.session_factory() as session:
             open_plans = self._open_plan_count(session, data.account_id)
-        result = assess(self.policy, facts, terms, as_of=facts.as_of, open_plan_count=open_plans)
+            profile = account_profile(session, data.account_id, facts.as_of)
+        result = assess(
+            self.policy, facts, terms, as_of=facts.as_of, open_plan_count=open_plans, account=profile, reason=data.reason_category
+        )
         effect = apply_signals(result, detect_signals(data.reason_text), legal_tier=self.policy.legal_review.tier.name)
         result = replace(result, flags=[*result.flags, *effect.added_flags], route=effect.route_after(result.route))
         return terms, facts, result

@@ -36,6 +36,15 @@ class InvoiceRecord:
 
 
 @dataclass(frozen=True)
+class PriorPlan:
+    """An earlier payment plan of the account: ``status`` is completed, defaulted, active or cancelled."""
+
+    status: str
+    started: date
+    ended: date | None
+
+
+@dataclass(frozen=True)
 class AccountFacts:
     """Figures about one account at one date, all derived from its invoices."""
 
@@ -54,6 +63,17 @@ class AccountFacts:
     disputed_open_balance: Decimal
     oldest_open_days_past_due: int | None
     aging: dict[str, Decimal] = field(default_factory=dict)
+    # Average days late of the later and the earlier half of settled invoices, by due date.
+    recent_average_days_late: Decimal | None = None
+    earlier_average_days_late: Decimal | None = None
+    median_invoice_amount: Decimal | None = None
+
+    @property
+    def days_late_trend(self) -> Decimal | None:
+        """Recent minus earlier average days late: positive when payment is getting slower."""
+        if self.recent_average_days_late is None or self.earlier_average_days_late is None:
+            return None
+        return self.recent_average_days_late - self.earlier_average_days_late
 
     @property
     def disputed_share(self) -> Decimal:
@@ -92,16 +112,23 @@ def compute_facts(account_id: str, invoices: list[InvoiceRecord], as_of: date) -
     settled = [inv for inv in known if inv.settled_date is not None and inv.settled_date <= as_of]
     open_items = [inv for inv in known if is_open(inv, as_of)]
 
+    settled.sort(key=lambda inv: (inv.due_date, inv.invoice_number))
     days_late = [max(0, (inv.settled_date - inv.due_date).days) for inv in settled]  # type: ignore[operator]
+    half = len(days_late) // 2
     on_time = sum(1 for days in days_late if days == 0)
 
     aging = {name: ZERO for name, _, _ in AGING_BUCKETS}
+    open_balance = past_due_balance = disputed_open_balance = ZERO
+    oldest = None
     for inv in open_items:
         days_past_due = (as_of - inv.due_date).days
         aging[_bucket_for(days_past_due)] += inv.amount
-
-    past_due = [inv for inv in open_items if inv.due_date < as_of]
-    oldest = max(((as_of - inv.due_date).days for inv in past_due), default=None)
+        open_balance += inv.amount
+        if inv.disputed:
+            disputed_open_balance += inv.amount
+        if days_past_due > 0:
+            past_due_balance += inv.amount
+            oldest = days_past_due if oldest is None else max(oldest, days_past_due)
 
     return AccountFacts(
         account_id=account_id,
@@ -114,12 +141,25 @@ def compute_facts(account_id: str, invoices: list[InvoiceRecord], as_of: date) -
         max_days_late=max(days_late, default=None),
         disputed_count=sum(1 for inv in known if inv.disputed),
         open_invoice_count=len(open_items),
-        open_balance=sum((inv.amount for inv in open_items), ZERO),
-        past_due_balance=sum((inv.amount for inv in past_due), ZERO),
-        disputed_open_balance=sum((inv.amount for inv in open_items if inv.disputed), ZERO),
+        open_balance=open_balance,
+        past_due_balance=past_due_balance,
+        disputed_open_balance=disputed_open_balance,
         oldest_open_days_past_due=oldest,
         aging=aging,
+        recent_average_days_late=_ratio(sum(days_late[half:]), len(days_late) - half, places="0.1") if half else None,
+        earlier_average_days_late=_ratio(sum(days_late[:half]), half, places="0.1") if half else None,
+        median_invoice_amount=_median([inv.amount for inv in known]),
     )
+
+
+def _median(amounts: list[Decimal]) -> Decimal | None:
+    if not amounts:
+        return None
+    ordered = sorted(amounts)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _bucket_for(days_past_due: int) -> str:

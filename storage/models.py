@@ -45,6 +45,12 @@ class Account(Base):
     # collections, scheduled_repayment
     status: Mapped[str] = mapped_column(String(32), default="collections")
     source: Mapped[str] = mapped_column(String(64), default="csv")
+    # Inputs of the policy engine: business or consumer; ISO 4217 code, or
+    # none for the policy's currency; open, closed, bankruptcy, legal_hold
+    # or deceased.
+    segment: Mapped[str] = mapped_column(String(16), default="business", server_default="business")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    standing: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="account", order_by="Invoice.invoice_date")
 
@@ -154,6 +160,9 @@ class Assessment(Base):
     grade_reviewed_by: Mapped[str | None] = mapped_column(String(64))
     # The thread message showing the summary, updated when the model's summary arrives.
     summary_slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # Required documents, counter-proposal, alternatives and totals; see
+    # policy.engine.Assessment.details.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     revision: Mapped[TermRevision] = relationship(back_populates="assessment")
 

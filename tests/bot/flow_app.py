@@ -128,18 +128,19 @@ class FlowApp:
 
 
 def write_policy(path: Path) -> Path:
-    """Write the default policy with a credit analyst tier first, for small balances."""
+    """Write the default policy with a credit analyst tier first, for small balances.
+
+    The default policy's own credit analyst review step has the same name,
+    so it is left out here.
+    """
     from importlib import resources
 
-    text = resources.files("policy").joinpath("default_policy.yaml").read_text(encoding="utf-8")
-    analyst = (
-        "tiers:\n"
-        "  - name: credit_analyst\n"
-        "    label: Credit analyst\n"
-        '    max_balance: "300.00"\n'
-        "    max_installments: 3\n"
-    )
-    path.write_text(text.replace("tiers:\n", analyst, 1), encoding="utf-8")
+    import yaml
+
+    document = yaml.safe_load(resources.files("policy").joinpath("default_policy.yaml").read_text(encoding="utf-8"))
+    document.pop("detailed_assessment", None)
+    document["tiers"].insert(0, {"name": "credit_analyst", "label": "Credit analyst", "max_balance": "300.00", "max_installments": 3})
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
 

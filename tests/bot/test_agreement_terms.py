@@ -22,7 +22,7 @@ TERMS = {
     "frequency": "monthly",
     "first_due_date": "2013-07-15",
     "schedule": [{"sequence": 1, "due_date": "2013-07-15", "amount": "215.28"}, {"sequence": 2, "due_date": "2013-08-15", "amount": "215.27"}],
-    "policy_version": "b2b-2026.1",
+    "policy_version": "b2b-2026.2",
     "currency": "USD",
     "parties": {"creditor": "Northwind <Supplies> & Co", "customer_account": "0379-NEVHP", "customer_name": None},
     "invoices": [{"invoice_number": "INV-1", "due_date": "2013-05-01", "amount": "430.55"}],

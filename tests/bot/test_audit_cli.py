@@ -53,7 +53,7 @@ def test_history_tells_whole_chain(workflow: Workflow, accepted_plan: int) -> No
     assert [entry.line() for entry in entries] == [
         f"#1 2013-06-14 15:00 UTC [rev 1] {REQUESTER} requested a plan for account SMALL: balance 430.55, "
         "down payment 43.05, 4 installments from 2013-07-15, reason cash_flow",
-        "#2 2013-06-14 15:00 UTC [rev 1] policy b2b-2026.1 assessed the terms: eligible, risk grade A, flags none, "
+        "#2 2013-06-14 15:00 UTC [rev 1] policy b2b-2026.2 assessed the terms: eligible, risk grade A, flags none, "
         "route collections_manager; summary by offline, prompt version 2",
         "#3 2013-06-14 15:00 UTC [rev 1] system:policy sent the request for approval: collections_manager",
         "#4 2013-06-14 15:00 UTC [rev 1] UMANAGER approved step 1 (collections_manager)",

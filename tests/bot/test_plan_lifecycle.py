@@ -143,7 +143,7 @@ def test_agreement_document_states_terms(workflow: Workflow, thread: RecordingTh
     assert [row["invoice_number"] for row in document.terms["invoices"]] == ["SMALL-0005", "SMALL-0004"]
     assert document.terms["conditions"]["grace_days"] == 5
     for expected in ("USD 430.55", "SMALL-0004", "Down payment", "USD 30.55", "Installment 4", "No interest", "5 days", "USD 25.00",
-                     "notice of default", "30 days", "How to pay", "PP-", "b2b-2026.1", agreement.terms_hash):
+                     "notice of default", "30 days", "How to pay", "PP-", "b2b-2026.2", agreement.terms_hash):
         assert expected in text.replace("\n", " "), expected
     assert thread.uploads == [(request_id, agreement.id)]
 

@@ -115,7 +115,7 @@ def test_audit_events_have_before_after(workflow: Workflow) -> None:
     assert events[0].after["balance"] == "430.55"
     assert events[1].before == {"status": "requested"}
     assert events[1].after["status"] == "assessed"
-    assert events[1].after["policy_version"] == "b2b-2026.1"
+    assert events[1].after["policy_version"] == "b2b-2026.2"
     assert events[2].actor == "system:policy"
     assert all(event.occurred_at.tzinfo is not None for event in events)
 

@@ -68,7 +68,7 @@ def test_eligible_small_plan_routes_first_tier(policy) -> None:
     assert result.eligible
     assert result.route == ["collections_manager"]
     assert result.risk_grade == "A"
-    assert result.policy_version == "b2b-2026.1"
+    assert result.policy_version == "b2b-2026.2"
     assert sum(p.amount for p in result.schedule) == Decimal("400.00")
 
 
@@ -117,8 +117,8 @@ def test_disputed_share_at_limit_is_eligible(policy) -> None:
 
 
 def test_deviations_do_not_block(policy) -> None:
-    facts = facts_with([("400.00", False)], [0])
-    result = assess(policy, facts, terms("400.00", count=30, first_due_days=60), as_of=AS_OF, open_plan_count=0)
+    facts = facts_with([("4000.00", False)], [0])
+    result = assess(policy, facts, terms("4000.00", count=30, first_due_days=60), as_of=AS_OF, open_plan_count=0)
 
     assert result.eligible
     codes = {flag.code for flag in result.flags}
@@ -131,7 +131,7 @@ def test_deviations_do_not_block(policy) -> None:
         ([0] * 10, "A"),
         ([0] * 8 + [10, 10], "B"),
         ([0] * 6 + [10] * 4, "C"),
-        ([0] * 4 + [20] * 6, "D"),
+        ([20, 0, 20, 0, 20, 0, 20, 0, 20, 20], "D"),
         ([30] * 10, "E"),
         ([], "C"),
     ],
