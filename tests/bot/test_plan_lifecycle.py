@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.summary import Summarizer
+from bot.agreement_expiry import run_agreement_expiry
 from bot.agreement_terms import hash_terms
 from bot.clock import FixedClock
 from bot.config import load_policy
@@ -476,3 +477,33 @@ def test_payment_detail_names_installments_by_number(workflow: Workflow, thread:
     result = pay(workflow, "P-1", "150.00", date(2013, 6, 20))
 
     assert result.detail == f"PP-{request_id:05d}: 25.00 to the late fee of the down payment, 100.00 to the down payment, 25.00 to installment 1"
+
+
+def test_unanswered_agreement_expires(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+
+    assert run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 28, 14, 0, tzinfo=timezone.utc)) == []
+    expired = run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 28, 15, 0, tzinfo=timezone.utc))
+
+    assert expired == [f"PP-{request_id:05d}: the agreement expired unanswered; the request is expired"]
+    assert status_of(workflow, request_id)[0] == "expired"
+    assert "agreement.expired" in actions(workflow, request_id)
+    assert any("before its link expired" in text for _, text, _ in thread.posts)
+    assert run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 29, tzinfo=timezone.utc)) == []
+    with pytest.raises(AlreadyDecided):
+        workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+
+def test_unanswered_renegotiation_expires_and_the_plan_continues(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    request_id, _ = open_and_accept(workflow)
+    workflow.reopen_for_changes(actor=REQUESTER, request_id=request_id, down_payment=Decimal("0"), installment_count=5, first_due_date=date(2013, 7, 20))
+    approve(workflow, request_id)
+
+    expired = run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 7, 1, tzinfo=timezone.utc))
+
+    assert expired == [f"PP-{request_id:05d}: the new agreement expired unanswered; the agreement in force continues"]
+    assert status_of(workflow, request_id) == ("active", "scheduled_repayment")
+    assert pay(workflow, "P-1", "143.52", date(2013, 7, 1)).outcome == "applied"
