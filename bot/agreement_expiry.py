@@ -50,7 +50,8 @@ def run_agreement_expiry(session_factory: sessionmaker[Session], notifier: PlanN
             with session_factory.begin() as session:
                 outcome = _expire(session, agreement_id, now)
         except AlreadyDecided:
-            # The customer answered while this ran; their answer stands.
+            # The customer responded while this ran, so their decision is kept.
+            logger.info("agreement %s was answered during the expiry sweep; left as it is", agreement_id)
             continue
         if outcome is not None:
             lines.append(outcome[1])
@@ -70,8 +71,10 @@ def _expire(session: Session, agreement_id: int, now: datetime) -> tuple[int, st
     if claimed.rowcount != 1:
         return None
     agreement = session.get(Agreement, agreement_id)
+    assert agreement is not None
     request = session.get(PlanRequest, agreement.request_id)
-    assert agreement is not None and request is not None
+    assert request is not None
+
     label = request_label(request.id)
     in_force = agreement_in_force(session, request.id)
     target = Status.ACTIVE if in_force is not None else Status.EXPIRED
@@ -81,6 +84,7 @@ def _expire(session: Session, agreement_id: int, now: datetime) -> tuple[int, st
         before={"agreement_id": agreement.id, "status": "sent"},
         after={"agreement_id": agreement.id, "status": "expired", "expires_at": agreement.expires_at.isoformat()},
     )
+
     if in_force is not None:
         line = f"{label}: the new agreement expired unanswered; the agreement in force continues"
         text = (

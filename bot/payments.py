@@ -1,8 +1,8 @@
 """Plan payments from a CSV file or the payments webhook, applied to installments.
 
-A payment is identified by its reference: a second payment with the same
+A payment is identified by its reference. A second payment with the same
 reference, account and amount, from either source, is reported as already
-recorded and changes nothing; one with the same reference and a different
+recorded and changes nothing. One with the same reference and a different
 amount or account is a conflict, kept as an audit event for reconciliation. A payment for an unknown account, or for an account with no plan in
 force, is kept as an :class:`storage.models.UnmatchedPayment` and reported.
 A zero amount is rejected, because it would record nothing.
@@ -36,8 +36,8 @@ MAX_REFERENCE_LENGTH = 128
 # The length of accounts.id.
 MAX_ACCOUNT_ID_LENGTH = 64
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Payment dates outside this window are typing mistakes: no plan payment
-# predates 2000, and a bank reports a payment a few days ahead at most.
+# NOTE: an estimate, not a sourced limit. Dates outside this window are
+# treated as typing mistakes, allowing a bank a few days of value dating.
 EARLIEST_PAYMENT_DATE = date(2000, 1, 1)
 MAX_DAYS_AHEAD = 5
 
@@ -262,8 +262,8 @@ def _insert_once(session: Session, row: Payment | UnmatchedPayment, payment: Pay
     """Insert ``row`` in a savepoint; when a concurrent call stored the reference first, return what that means.
 
     Two deliveries of one payment can both pass the check for an earlier
-    reference before either commits; the unique reference then stops the
-    second, which is answered as a repeat instead of failing.
+    reference before either commits. The unique reference then stops the
+    second, which is reported as a repeat instead of failing.
     """
     try:
         with session.begin_nested():
@@ -279,7 +279,7 @@ def _insert_once(session: Session, row: Payment | UnmatchedPayment, payment: Pay
 
 
 def _repeat(session: Session, payment: PaymentInput, earlier: tuple[str, Decimal], *, source: str, now: datetime) -> PaymentResult:
-    """Answer a reference seen before: a duplicate when it matches, a conflict kept for reconciliation when not."""
+    """Return the result for a reference seen before: a duplicate when it matches, else a conflict kept for reconciliation."""
     account_id, amount = earlier
     if (account_id, amount) == (payment.account_id, payment.amount):
         return PaymentResult(payment.reference, "duplicate", None, f"payment {payment.reference} was already recorded; nothing changed")

@@ -1,7 +1,7 @@
 """Checks on free text typed by customers or sent by other systems.
 
 Control characters (NUL, escape and the like) are never accepted: they
-cannot be shown, some databases refuse them, and in a name they hide what
+cannot be shown, PostgreSQL rejects NUL in text, and in a name they hide what
 was signed. Format characters (zero-width spaces, direction overrides) are
 removed from names, because they change how a name looks without being
 part of it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-# Layout whitespace a message may keep; every other control character is refused.
+# Layout whitespace a message may keep. Every other control character is rejected.
 MESSAGE_WHITESPACE = frozenset("\t\n\r")
 # Letters that Unicode classes as letters but that draw nothing.
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
