@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import Action, Block, Callback
-from bot.messages import day, escape_mrkdwn, money, request_label, status_text
+from bot.messages import actor_mention, day, escape_mrkdwn, money, request_label, status_text
 from bot.negotiation import ProposedTerms
 from bot.review import CREDIT_ANALYST_TIER, Acknowledgement
 from storage.models import ApprovalStep, Assessment, PlanRequest, RequesterWait, TermRevision
@@ -153,7 +153,7 @@ def root_message(
         MarkdownTextObject(text=f"*Balance*\n{money(revision.balance, currency)}"),
         MarkdownTextObject(text=f"*Terms*\n{_terms_line(revision, currency)}"),
         MarkdownTextObject(text=f"*Risk grade*\n{grade_text(assessment)}"),
-        MarkdownTextObject(text=f"*Requested by*\n<@{request.requested_by}> on {day(request.as_of)}"),
+        MarkdownTextObject(text=f"*Requested by*\n{actor_mention(request.requested_by)} on {day(request.as_of)}"),
         MarkdownTextObject(text=f"*Status*\n{status_text(request.status)}"),
     ]
     blocks: list[SlackBlock] = [
@@ -165,8 +165,8 @@ def root_message(
     if request.status == "waiting_on_requester" and wait is not None:
         blocks.append(
             SectionBlock(
-                text=f":hourglass: *Waiting on <@{request.requested_by}>* since {day(wait.started_at.date())}, "
-                f"asked by <@{wait.asked_by}>:\n{escape_mrkdwn(wait.missing)}"
+                text=f":hourglass: *Waiting on {actor_mention(request.requested_by)}* since {day(wait.started_at.date())}, "
+                f"asked by {actor_mention(wait.asked_by)}:\n{escape_mrkdwn(wait.missing)}"
             )
         )
     if request.status in REQUESTER_BUTTON_STATUSES:
@@ -186,9 +186,9 @@ def grade_text(assessment: Assessment) -> str:
     """Show the computed grade, and the analyst's override beside it when there is one."""
     if assessment.grade_override:
         reason = escape_mrkdwn(assessment.grade_override_reason or "")
-        return f"{assessment.grade_override} (computed {assessment.risk_grade}, set by <@{assessment.grade_reviewed_by}>: {reason})"
+        return f"{assessment.grade_override} (computed {assessment.risk_grade}, set by {actor_mention(assessment.grade_reviewed_by)}: {reason})"
     if assessment.grade_reviewed_by:
-        return f"{assessment.risk_grade} (confirmed by <@{assessment.grade_reviewed_by}>)"
+        return f"{assessment.risk_grade} (confirmed by {actor_mention(assessment.grade_reviewed_by)})"
     return assessment.risk_grade
 
 
@@ -304,7 +304,7 @@ def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[S
 def approval_message(
     step: ApprovalStep, request: PlanRequest, *, tier_label: str, approvers: list[str]
 ) -> tuple[str, list[SlackBlock]]:
-    mentions = " ".join(f"<@{user}>" for user in approvers) or "_no approver is configured for this tier_"
+    mentions = " ".join(f"<!subteam^{entry}>" if entry.startswith("S") else actor_mention(entry) for entry in approvers) or "_no approver is configured for this tier_"
     header = f"*Approval {step.sequence}: {tier_label}* for {request_label(request.id)}"
     if step.status == "pending":
         blocks: list[SlackBlock] = [SectionBlock(text=f"{header}\n{mentions}, please decide."), decision_buttons(step)]
@@ -319,7 +319,7 @@ def approval_message(
     }
     line = outcome.get(step.status, step.status)
     if step.decided_by:
-        line += f" by <@{step.decided_by}>"
+        line += f" by {actor_mention(step.decided_by)}"
     if step.comment:
         line += f": {escape_mrkdwn(step.comment)}"
     return f"{tier_label}: {step.status.replace('_', ' ')}", [SectionBlock(text=f"{header}\n{line}")]

@@ -186,23 +186,27 @@ def serve(
     _check_connector_mappings(runtime.connectors)
     webhook_secret = settings.requests_webhook_secret.get_secret_value() if settings.requests_webhook_secret else None
     payments_secret = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     asgi = build_asgi_app(
         slack_app=runtime.slack_app if http else None,
         workflow=runtime.workflow,
         requests_webhook_secret=webhook_secret,
         payments_secret=payments_secret,
+        signing_secret=signing_secret,
+        requests_webhook_max_body_bytes=settings.requests_webhook_max_body_bytes,
     )
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert settings.slack_app_token is not None
-        # NOTE: no test runs Socket Mode, because it needs a live Slack
-        # workspace. HTTP mode, which the tests run, shares every listener.
+        # NOTE: tests build this handler against the Slack stub and feed it a
+        # request, but none opens the websocket, which needs a live workspace.
         handler = SocketModeHandler(runtime.slack_app, settings.slack_app_token.get_secret_value())
         handler.connect()
         logger.info("connected to Slack in Socket Mode")
     logger.info("serving on %s:%s (Slack over %s)", host, port, "HTTP" if http else "Socket Mode")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    runtime.close()
     logger.info("payplan stopped")
 
 
@@ -210,7 +214,16 @@ def _check_connector_mappings(connectors: dict) -> None:
     """Exit with status 2 when a mapping names a field its source lacks; log and go on when a source is unreachable."""
     from storage.connectors.base import ConnectorUnavailable, IncrementalSource, MappingError
 
+    from storage.connectors.csv_file import CsvConnector
+
     for name, connector in connectors.items():
+        if isinstance(connector, CsvConnector):
+            try:
+                connector.check_mapping()
+            except ConnectorError as error:
+                # The file may be put in place before the next sync, so serving goes on.
+                logger.warning("%s", error)
+            continue
         if not isinstance(connector, IncrementalSource):
             continue
         try:

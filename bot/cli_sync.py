@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from storage.connectors.base import ConnectorError, IncrementalSource
+from storage.connectors.base import ConnectorError, ConnectorUnavailable, IncrementalSource
+from storage.connectors.csv_file import CsvConnector
 
 console = Console()
 error_console = Console(stderr=True)
@@ -38,6 +39,9 @@ def sync_command(
     except ConnectorError as error:
         error_console.print(str(error), soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
+    if not connectors:
+        console.print(f"The connectors file {settings.connectors_file} names no sources; nothing to sync.", soft_wrap=True, markup=False, highlight=False)
+        return
     if source is not None:
         if source not in connectors:
             error_console.print(f"Unknown source {source!r}; the connectors file names {', '.join(sorted(connectors))}.", soft_wrap=True, markup=False)
@@ -45,16 +49,25 @@ def sync_command(
         connectors = {source: connectors[source]}
 
     # Every mapping is checked against its source before any record is read.
+    # A source that cannot be reached is skipped (exit 1); any other problem
+    # is in the settings or the mapping (exit 2).
+    failed = False
+    reachable = {}
     try:
-        for connector in connectors.values():
-            if isinstance(connector, IncrementalSource):
-                connector.check_mapping()
+        for name, connector in connectors.items():
+            if isinstance(connector, (IncrementalSource, CsvConnector)):
+                try:
+                    connector.check_mapping()
+                except ConnectorUnavailable as error:
+                    error_console.print(f"{name}: sync failed, nothing stored: {error}", soft_wrap=True, markup=False)
+                    failed = True
+                    continue
+            reachable[name] = connector
     except ConnectorError as error:
         error_console.print(str(error), soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
 
-    failed = False
-    for name, connector in connectors.items():
+    for name, connector in reachable.items():
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
             task = progress.add_task(f"{name}: starting", total=None)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import grade_text
 from bot.errors import InvalidInput, NotFound
-from bot.messages import HELP, day, escape_mrkdwn, money, request_label, status_text
+from bot.messages import HELP, actor_mention, day, escape_mrkdwn, money, request_label, status_text
 from bot.workflow import Workflow
 from policy.lifecycle import OPEN_STATUSES, Status
 from storage.models import ApprovalStep, AuditEvent, PlanRequest, TermRevision
@@ -75,18 +75,18 @@ def request_status(workflow: Workflow, request_id: int) -> str:
             f"*{request_label(request.id)}* · {escape_mrkdwn(request.account_id)} · {status_text(request.status)}",
             f"Revision {revision.number}: balance {money(revision.balance, currency)}, {money(revision.down_payment, currency)} down, "
             f"{revision.installment_count} installments, {revision.frequency}, first due {day(revision.first_due_date)}",
-            f"Requested by <@{request.requested_by}> on {day(request.as_of)}; last change {request.updated_at:%Y-%m-%d %H:%M} UTC",
+            f"Requested by {actor_mention(request.requested_by)} on {day(request.as_of)}; last change {request.updated_at:%Y-%m-%d %H:%M} UTC",
         ]
         if assessment is not None:
             lines.append(f"Risk grade {grade_text(assessment)} · {'eligible' if assessment.eligible else 'not eligible'}")
         for step in revision.steps:
             tier = workflow.policy.tier(step.tier).label
-            who = f" by <@{step.decided_by}>" if step.decided_by else ""
+            who = f" by {actor_mention(step.decided_by)}" if step.decided_by else ""
             lines.append(f"• Step {step.sequence}, {tier}: {step.status.replace('_', ' ')}{who}")
         if request.status == Status.WAITING_ON_REQUESTER:
             waits = workflow.waits_of(session, request.id)
             if waits and waits[-1].ended_at is None:
-                lines.append(f"Waiting on <@{request.requested_by}> for: {escape_mrkdwn(waits[-1].missing)}")
+                lines.append(f"Waiting on {actor_mention(request.requested_by)} for: {escape_mrkdwn(waits[-1].missing)}")
         return "\n".join(lines)
 
 
@@ -100,7 +100,7 @@ def request_history(workflow: Workflow, request_id: int) -> str:
         lines = [f"*History of {request_label(request_id)}* ({len(events)} events, oldest first)"]
         for event in events:
             lines.append(
-                f"{event.occurred_at:%Y-%m-%d %H:%M} · {_actor(event.actor)} · `{event.action}` (revision {event.revision})"
+                f"{event.occurred_at:%Y-%m-%d %H:%M} · {actor_mention(event.actor)} · `{event.action}` (revision {event.revision})"
                 f"{_details(event.after)}"
             )
     reply = "\n".join(lines)
@@ -180,10 +180,6 @@ def _current_revision(request: PlanRequest) -> TermRevision:
 
 def _open_values() -> list[str]:
     return [status.value for status in OPEN_STATUSES | {Status.INELIGIBLE}]
-
-
-def _actor(actor: str) -> str:
-    return f"<@{actor}>" if actor.startswith(("U", "W")) else actor
 
 
 def _details(after: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -76,6 +77,16 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, validation_alias="PAYPLAN_SMTP_USERNAME")
     smtp_password: SecretStr | None = Field(None, validation_alias="PAYPLAN_SMTP_PASSWORD")
     smtp_starttls: bool = Field(True, validation_alias="PAYPLAN_SMTP_STARTTLS")
+    # Serving, Slack failures, approver groups and limits
+    listener_workers: int = Field(32, ge=1, le=512, validation_alias="PAYPLAN_LISTENER_WORKERS")
+    slow_workers: int = Field(4, ge=1, le=128, validation_alias="PAYPLAN_SLOW_WORKERS")
+    publish_workers: int = Field(4, ge=1, le=64, validation_alias="PAYPLAN_PUBLISH_WORKERS")
+    usergroup_cache_seconds: int = Field(300, ge=0, le=86400, validation_alias="PAYPLAN_USERGROUP_CACHE_SECONDS")
+    # Largest balance each Slack user may approve, as JSON: {"U123": "5000.00"}
+    approver_limits: dict[str, Decimal] = Field(default_factory=dict, validation_alias="PAYPLAN_APPROVER_LIMITS")
+    # Connector and request webhook fixes (docs/connectors.md, docs/webhooks.md)
+    netsuite_base_url: str | None = Field(None, validation_alias="NETSUITE_BASE_URL")
+    requests_webhook_max_body_bytes: int = Field(1_048_576, ge=1024, le=16_777_216, validation_alias="PAYPLAN_REQUESTS_WEBHOOK_MAX_BODY_BYTES")
 
     @field_validator("timezone")
     @classmethod

@@ -71,4 +71,5 @@ def netsuite_credentials(settings: Settings) -> NetSuiteCredentials | None:
         consumer_secret=settings.netsuite_consumer_secret,
         token_id=settings.netsuite_token_id or "",
         token_secret=settings.netsuite_token_secret,
+        base_url=settings.netsuite_base_url,
     )

@@ -35,6 +35,18 @@ class InvalidInput(PayplanError):
         self.field_errors = field_errors or {}
 
 
+class OpenRequestExists(InvalidInput):
+    """The account already has an open request; ``request_id`` is that request."""
+
+    code = "open_request_exists"
+
+    def __init__(self, account_id: str, request_id: int) -> None:
+        message = f"Account {account_id} already has open request {request_id}; decide or withdraw it before opening another."
+        super().__init__(message, {"account": message})
+        self.account_id = account_id
+        self.request_id = request_id
+
+
 class AgreementLinkError(PayplanError):
     code = "agreement_link_invalid"
 

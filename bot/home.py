@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, Mar
 from slack_sdk.models.views import View
 
 from bot.commands import awaiting_decision_of
-from bot.messages import escape_mrkdwn, money, request_label, status_text
+from bot.messages import actor_mention, escape_mrkdwn, money, request_label, status_text
 from bot.workflow import Workflow
 from policy.lifecycle import OPEN_STATUSES, Status
 from storage.models import ApprovalStep, PlanRequest, TermRevision
@@ -34,7 +34,7 @@ def home_view(workflow: Workflow, user_id: str) -> View:
             for request in _open_requests_of(session, user_id)
         ]
         decisions = [
-            f"• *{request_label(request.id)}* {workflow.policy.tier(step.tier).label}: {step.status.replace('_', ' ')} by <@{step.decided_by}>"
+            f"• *{request_label(request.id)}* {workflow.policy.tier(step.tier).label}: {step.status.replace('_', ' ')} by {actor_mention(step.decided_by)}"
             f" on {step.decided_at:%Y-%m-%d}"
             for request, step in _recent_decisions(session, user_id)
         ]

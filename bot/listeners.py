@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot import blocks, modals
 from bot.errors import InvalidInput, NotFound, PayplanError, PermissionDenied
 from bot.ids import Action, Block, Callback
-from bot.messages import money, request_label
+from bot.messages import actor_mention, money, request_label
 from bot.negotiation import FREQUENCIES, ProposedTerms, counter_proposal, current_terms, latest_change_request
 from bot.review import required_acknowledgements
 from bot.workflow import Workflow
@@ -182,7 +182,7 @@ def register_flow_listeners(app: App, workflow: Workflow) -> None:
             if request is None:
                 raise NotFound(f"{request_label(request_id)} was not found.")
             if request.requested_by != body["user"]["id"]:
-                raise PermissionDenied(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can {verb} it.")
+                raise PermissionDenied(f"Only {actor_mention(request.requested_by)}, who opened {request_label(request.id)}, can {verb} it.")
             session.expunge(request)
             return request
 

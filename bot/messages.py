@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -69,6 +70,17 @@ def escape_mrkdwn(text: str) -> str:
     in a rejection reason would notify the whole channel.
     """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Slack user ids (U...) and Enterprise Grid user ids (W...).
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def actor_mention(actor: str) -> str:
+    """Format who acted: a mention for a Slack user id, escaped plain text for a system name such as system:webhook."""
+    if SLACK_USER_ID.fullmatch(actor):
+        return f"<@{actor}>"
+    return escape_mrkdwn(actor)
 
 
 def request_label(request_id: int) -> str:

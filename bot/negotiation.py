@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from agents.summary import SummaryInput
 from bot.errors import AlreadyDecided, InvalidInput, NotFound, PermissionDenied
-from bot.messages import request_label
+from bot.messages import actor_mention, request_label
 from bot.policy_inputs import account_profile
 from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
@@ -102,7 +102,7 @@ class NegotiationMixin:
         with self.session_factory() as session:
             request = _load_request(session, request_id)
             if actor != request.requested_by:
-                raise PermissionDenied(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can revise its terms.")
+                raise PermissionDenied(f"Only {actor_mention(request.requested_by)}, who opened {request_label(request.id)}, can revise its terms.")
             _check_current(request, expected_revision)
             if request.status not in REVISABLE_STATUSES:
                 raise AlreadyDecided(f"{request_label(request.id)} is {request.status.replace('_', ' ')}, so its terms can no longer be revised.")
@@ -320,7 +320,7 @@ class NegotiationMixin:
         with self.session_factory.begin() as session:
             request = _load_request(session, request_id)
             if actor != request.requested_by:
-                raise PermissionDenied(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can withdraw it.")
+                raise PermissionDenied(f"Only {actor_mention(request.requested_by)}, who opened {request_label(request.id)}, can withdraw it.")
             if request.status not in WITHDRAWABLE_STATUSES:
                 raise AlreadyDecided(f"{request_label(request.id)} is {request.status.replace('_', ' ')}, so it can no longer be withdrawn.")
             revision = next(rev for rev in request.revisions if rev.number == request.current_revision)
@@ -364,7 +364,7 @@ class NegotiationMixin:
 
     def _check_exception_allowed(self: Workflow, request: PlanRequest, actor: str) -> None:
         top_tier = self.policy.tiers[-1]
-        if actor not in self.approvers.get(top_tier.name, []):
+        if not self._is_tier_approver(top_tier.name, actor):
             raise PermissionDenied(f"Only a {top_tier.label} approver can grant a policy exception on {request_label(request.id)}.")
         if actor == request.requested_by:
             raise PermissionDenied(f"You opened {request_label(request.id)}, so you cannot grant it an exception.")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.errors import AlreadyDecided, InvalidInput, PermissionDenied
-from bot.messages import request_label
+from bot.messages import actor_mention, request_label
 from policy.engine import FlagCode
 from policy.lifecycle import Status
 from storage.models import Assessment, PlanRequest, RequestFile, RequesterWait
@@ -131,7 +131,7 @@ class ReviewMixin:
             if request is None:
                 raise InvalidInput(f"Request {request_label(request_id)} was not found.")
             if actor != request.requested_by:
-                raise PermissionDenied(f"Only <@{request.requested_by}>, who opened {request_label(request.id)}, can answer its information request.")
+                raise PermissionDenied(f"Only {actor_mention(request.requested_by)}, who opened {request_label(request.id)}, can answer its information request.")
             if request.status != Status.WAITING_ON_REQUESTER:
                 raise AlreadyDecided(f"{request_label(request.id)} is not waiting on information.")
             self._end_requester_wait(session, request, actor)

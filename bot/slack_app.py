@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +22,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.background import SlowWork
 from bot.errors import InvalidInput, PayplanError
 from bot.ids import FIELD_BLOCKS, Action, Block, Callback
 from bot.commands import run_command
@@ -50,12 +53,35 @@ def build_slack_app(
     client: WebClient,
     signing_secret: str,
     process_before_response: bool = False,
+    listener_executor: Executor | None = None,
+    slow_work: SlowWork | None = None,
 ) -> App:
+<<<<<<< HEAD
     """Create the Bolt app with every payplan listener registered."""
     # Bolt reads SLACK_BOT_TOKEN from the environment even when given a
     # client, and then warns on every start that the token is unused.
     _BOLT_LOGGER.addFilter(_drop_unused_token_warning)
     app = App(client=client, signing_secret=signing_secret, process_before_response=process_before_response)
+=======
+    """Create the Bolt app with every payplan listener registered.
+
+    Listeners run in ``listener_executor``. Work that may wait on the
+    language model goes to ``slow_work`` after the ack, or runs in the
+    listener when it is None.
+    """
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+        listener_executor=listener_executor,
+    )
+
+    def run_after_ack(description: str, work: Callable[[], object]) -> None:
+        if slow_work is None:
+            work()
+        else:
+            slow_work.submit(description, work)
+>>>>>>> main
 
     @app.command("/payplan")
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -84,7 +110,10 @@ def build_slack_app(
             ack(response_action="errors", errors=_block_errors(error))
             return
         ack()
-        run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"]))
+        run_after_ack(
+            f"opening a request from view {view['id']}",
+            lambda: run_reporting_errors(client, user_id, lambda: workflow.open_request(actor=user_id, data=data, idempotency_key=view["id"])),
+        )
 
     @app.action(Action.REJECT)
     def handle_reject_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

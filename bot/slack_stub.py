@@ -7,8 +7,13 @@ Slack's, so code under test takes the same paths as against Slack.
 
 These methods get realistic replies: chat.postMessage,
 chat.update, chat.postEphemeral, chat.getPermalink, views.open/update/push,
-auth.test, users.info, conversations.join and the two-step upload that
-``files_upload_v2`` performs. Every other method replies ``{"ok": true}``.
+auth.test, users.info, conversations.join, usergroups.users.list (members
+set with ``set_usergroup``) and the two-step upload that ``files_upload_v2``
+performs. Every other method replies ``{"ok": true}``.
+
+``fail_next`` makes a call fail as Slack does (an error code, or HTTP 429
+with ``Retry-After``), and ``drop_next`` closes the connection without a
+reply, as a network failure would.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ _REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("filename", "length"),
     "files.completeUploadExternal": ("files",),
     "users.info": ("user",),
+    "usergroups.users.list": ("usergroup",),
     "views.open": ("trigger_id", "view"),
     "views.push": ("trigger_id", "view"),
     "views.update": ("view",),
@@ -101,6 +107,10 @@ class _Reply:
     headers: dict[str, str]
 
 
+# Reply that makes the request handler close the connection without answering.
+_DROP = _Reply(0, b"", {})
+
+
 def _json_reply(payload: Mapping[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
     all_headers = {"Content-Type": _JSON_CONTENT_TYPE, **(headers or {})}
     return _Reply(status, json.dumps(payload).encode("utf-8"), all_headers)
@@ -129,6 +139,8 @@ class SlackStub:
         self._condition = threading.Condition()
         self._calls: list[RecordedCall] = []
         self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
+        self._drops: defaultdict[str, int] = defaultdict(int)
+        self._usergroups: dict[str, list[str]] = {}
         self._responses: dict[str, StubResponse] = {}
         self._ts_counter = 0
         self._id_counter = 0
@@ -142,6 +154,7 @@ class SlackStub:
             "chat.getPermalink": self._reply_permalink,
             "conversations.join": self._reply_conversations_join,
             "users.info": self._reply_users_info,
+            "usergroups.users.list": self._reply_usergroup_users,
             "views.open": self._reply_view,
             "views.push": self._reply_view,
             "views.update": self._reply_view,
@@ -288,6 +301,19 @@ class SlackStub:
         with self._condition:
             self._failures[method].append(_Failure(error, status, retry_after))
 
+    def drop_next(self, method: str, count: int = 1) -> None:
+        """Close the connection of the next ``count`` calls of ``method`` without replying.
+
+        The client sees a network error. The calls are still recorded.
+        """
+        with self._condition:
+            self._drops[method] += count
+
+    def set_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
+        """Set the members that usergroups.users.list returns for ``usergroup_id``."""
+        with self._condition:
+            self._usergroups[usergroup_id] = list(user_ids)
+
     def set_response(self, method: str, response: StubResponse | None) -> None:
         """Reply to every later call of ``method`` with ``response`` in place of the built-in reply.
 
@@ -338,6 +364,9 @@ class SlackStub:
 
             if invalid_json:
                 return _json_reply(_error("invalid_json"))
+            if self._drops[method] > 0:
+                self._drops[method] -= 1
+                return _DROP
             auth_error = self._check_token(token)
             if auth_error is not None:
                 logger.info("Slack stub rejected a %s call: %s", method, auth_error)
@@ -464,6 +493,12 @@ class SlackStub:
             },
         }
         return {"ok": True, "user": user}
+
+    def _reply_usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
+        usergroup_id = args.get("usergroup", "")
+        if usergroup_id not in self._usergroups:
+            return _error("no_such_subteam")
+        return {"ok": True, "users": list(self._usergroups[usergroup_id])}
 
     def _reply_view(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args["view"]
@@ -620,6 +655,10 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
         self._send(self.server.stub._handle_request(self.path, self.headers, body))
 
     def _send(self, reply: _Reply) -> None:
+        if reply is _DROP:
+            self.close_connection = True
+            self.connection.close()
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

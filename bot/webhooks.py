@@ -76,6 +76,9 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: datetim
 
     if len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
         raise WebhookAuthError(400, f"{DELIVERY_HEADER} is {len(delivery_id)} characters long; the maximum is {MAX_DELIVERY_ID_LENGTH}")
+    # int() would also accept " 12", "+12" and "1_2"; the header is plain digits.
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise WebhookAuthError(401, f"{TIMESTAMP_HEADER} {timestamp!r} is not Unix seconds")
     try:
         sent_at = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
     except (ValueError, OverflowError, OSError):

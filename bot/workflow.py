@@ -31,8 +31,9 @@ from bot.plan_ledger import create_installments, supersede_previous_agreement
 from bot.renegotiation import reopen_request
 from bot.agreement_terms import canonical_terms, hash_terms
 from bot.clock import Clock, business_date
-from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, PermissionDenied
+from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, NotFound, OpenRequestExists, PermissionDenied
 from bot.links import LinkClaims, LinkSigner
+from bot.permissions import ApproverDirectory, approval_limit_error
 from bot.messages import request_label
 from bot.negotiation import FREQUENCIES, NegotiationMixin
 from bot.review import ReviewMixin, missing_acknowledgements
@@ -41,7 +42,7 @@ from policy.config import Policy
 from policy.engine import Assessment as PolicyAssessment
 from policy.engine import Terms, assess, validate_terms
 from policy.facts import AccountFacts, compute_facts
-from policy.lifecycle import PLAN_STATUSES, Status, check_transition
+from policy.lifecycle import OPEN_STATUSES, PLAN_STATUSES, Status, check_transition
 from policy.signals import apply_signals
 from storage.audit import record_event, to_json_safe
 from storage.models import Account, Agreement, ApprovalStep, Installment, PlanRequest, TermRevision
@@ -134,6 +135,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
         notifier: Notifier | None = None,
         summary_jobs: SummaryJobs | None = None,
         agreement_profile: AgreementProfile | None = None,
+        approver_directory: ApproverDirectory | None = None,
+        approver_limits: dict[str, Decimal] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
@@ -153,6 +156,8 @@ class Workflow(NegotiationMixin, ReviewMixin):
         # Posts agreement documents, customer responses and plan events to
         # the thread; the runtime sets it when Slack is configured.
         self.thread_notifier: ThreadNotifier | None = None
+        self.approver_directory = approver_directory
+        self.approver_limits = approver_limits or {}
 
     # Opening a request
 
@@ -175,8 +180,11 @@ class Workflow(NegotiationMixin, ReviewMixin):
         with self.session_factory() as session:
             account = session.get(Account, data.account_id)
             if account is None:
-                errors["account"] = f"account {data.account_id!r} was not found; import it first"
+                errors["account"] = f"account {data.account_id!r} was not found; import it or run payplan sync first"
                 raise InvalidInput("The request has invalid fields.", errors)
+            open_request_id = self._open_request_id(session, account.id)
+            if open_request_id is not None:
+                raise OpenRequestExists(account.id, open_request_id)
             facts = compute_facts(account.id, invoice_history(session, account.id), as_of)
 
         terms = Terms(facts.open_balance, data.down_payment, data.installment_count, data.first_due_date)
@@ -221,15 +229,28 @@ class Workflow(NegotiationMixin, ReviewMixin):
             request_id = self._store_request(actor, data, idempotency_key, terms, facts, result, summary, source, before_store)
         except IntegrityError:
             existing = self._request_id_for_key(idempotency_key)
-            if existing is None:
+            if existing is not None:
+                logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
+                return existing
+            # The unique index on open requests per account rejected the insert.
+            with self.session_factory() as session:
+                open_request_id = self._open_request_id(session, data.account_id)
+            if open_request_id is None:
                 raise
-            logger.info("request %s was opened concurrently for key %s", existing, idempotency_key)
-            return existing
+            logger.info("request for account %s rejected: request %s was opened concurrently", data.account_id, open_request_id)
+            raise OpenRequestExists(data.account_id, open_request_id) from None
 
         logger.info("request %s opened for account %s by %s", request_id, data.account_id, actor)
         metrics.REQUESTS_OPENED.labels(eligible=str(result.eligible).lower()).inc()
         if self.notifier:
-            self.notifier.request_opened(request_id)
+            try:
+                self.notifier.request_opened(request_id)
+            except Exception:
+                # The stored request is the truth, so a Slack failure must not
+                # fail the call that opened it.
+                # NOTE: nothing posts this request later yet; a Slack outbox with
+                # retries is meant to pick up requests that have no slack_ts.
+                logger.exception("request %s is stored but posting it to Slack failed", request_id)
         if uses_model:
             self.summary_jobs.submit(request_id, summary_input)
         return request_id
@@ -348,10 +369,20 @@ class Workflow(NegotiationMixin, ReviewMixin):
         if decision == "reject" and not comment.strip():
             raise InvalidInput("A rejection needs a reason.", {"comment": "enter the reason for the rejection"})
 
+        try:
+            return self._decide(actor=actor, step_id=step_id, decision=decision, comment=comment, acknowledged=acknowledged)
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, decision, error.user_message)
+            raise
+
+    def _decide(self, *, actor: str, step_id: int, decision: Decision, comment: str, acknowledged: Collection[str]) -> DecisionOutcome:
         agreement_url = None
         with self.session_factory.begin() as session:
             step, revision, request = self._load_step_for_decision(session, step_id, actor)
             if decision == "approve":
+                limit_error = approval_limit_error(self.approver_limits, actor, revision.balance, self.policy.currency)
+                if limit_error is not None:
+                    raise PermissionDenied(limit_error)
                 missing = missing_acknowledgements(revision.assessment, acknowledged)
                 if missing:
                     raise InvalidInput(
@@ -409,9 +440,24 @@ class Workflow(NegotiationMixin, ReviewMixin):
 
     def authorize_decision(self, *, actor: str, step_id: int) -> int:
         """Check that ``actor`` may decide the step now, without deciding; return the request id."""
-        with self.session_factory() as session:
-            _, _, request = self._load_step_for_decision(session, step_id, actor)
-            return request.id
+        try:
+            with self.session_factory() as session:
+                _, _, request = self._load_step_for_decision(session, step_id, actor)
+                return request.id
+        except PermissionDenied as error:
+            self._record_denial(actor, step_id, "open", error.user_message)
+            raise
+
+    def _record_denial(self, actor: str, step_id: int, attempted: str, reason: str) -> None:
+        """Record a refused decision in the audit trail; nothing else changes."""
+        with self.session_factory.begin() as session:
+            step = session.get(ApprovalStep, step_id)
+            if step is None:
+                return
+            request = step.revision.request
+            self._audit(session, actor, "decision.denied", request, {"step": step.sequence, "tier": step.tier, "status": step.status},
+                        {"attempted": attempted, "reason": reason})
+        logger.info("request %s step %s: %s denied to %s: %s", request.id, step_id, attempted, actor, reason)
 
     def _load_step_for_decision(self, session: Session, step_id: int, actor: str) -> tuple[ApprovalStep, TermRevision, PlanRequest]:
         """Load a step and check that ``actor`` may decide it now; the one permission check for decisions."""
@@ -420,7 +466,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
             raise NotFound(f"Approval step {step_id} was not found.")
         revision = step.revision
         request = revision.request
-        if actor not in self.approvers.get(step.tier, []):
+        if not self._is_tier_approver(step.tier, actor):
             tier_label = self.policy.tier(step.tier).label
             raise PermissionDenied(f"Only a {tier_label} approver can decide this step of {request_label(request.id)}.")
         if actor == request.requested_by:
@@ -442,6 +488,11 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 f"{self.policy.tier(step.tier).label} approval of {request_label(request.id)} was already decided: {step.status}."
             )
         return step, revision, request
+
+    def _is_tier_approver(self, tier: str, actor: str) -> bool:
+        if self.approver_directory is not None:
+            return self.approver_directory.is_approver(tier, actor)
+        return actor in self.approvers.get(tier, [])
 
     def _supersede_open_steps(self, session: Session, request: PlanRequest, revision: TermRevision) -> None:
         for step in revision.steps:
@@ -606,6 +657,14 @@ class Workflow(NegotiationMixin, ReviewMixin):
             return None
         with self.session_factory() as session:
             return session.scalar(select(PlanRequest.id).where(PlanRequest.idempotency_key == key))
+
+    def _open_request_id(self, session: Session, account_id: str) -> int | None:
+        return session.scalar(
+            select(PlanRequest.id)
+            .where(PlanRequest.account_id == account_id, PlanRequest.status.in_([status.value for status in OPEN_STATUSES]))
+            .order_by(PlanRequest.id)
+            .limit(1)
+        )
 
     def _open_plan_count(self, session: Session, account_id: str) -> int:
         query = select(func.count()).select_from(PlanRequest).where(

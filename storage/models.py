@@ -13,9 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from policy.lifecycle import OPEN_STATUSES
 from storage.types import Money, UTCDateTime
 
 
@@ -287,12 +288,14 @@ class WebhookDelivery(Base):
 
 
 class SyncWatermark(Base):
-    """How far ``payplan sync`` has read one source: the latest last-modified time it stored."""
+    """How far ``payplan sync`` has read one object type of one source: the latest last-modified time it stored."""
 
     __tablename__ = "sync_watermarks"
 
     # The connector name from the connectors file, for example "salesforce".
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "accounts", "invoices" or "payments": each type is read by its own query, so each has its own watermark.
+    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -460,6 +463,54 @@ class UnmatchedPayment(Base):
     source: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SlackOutboxMessage(Base):
+    """A Slack message that could not be posted or updated when it was due; a sweep sends it later.
+
+    ``kind`` says how to deliver it: ``root`` posts the request's root message
+    and stores its ts on the request, ``reply`` posts into the request's
+    thread, ``step`` does that and stores the ts on the approval step,
+    ``update_root`` and ``update_step`` edit those messages.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("approval_steps.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # pending, sent
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Case-insensitive prefix search of accounts (the account type-ahead) reads
+# these as ranges: lower(id) >= 'abc' AND lower(id) < 'abd'.
+Index("ix_accounts_lower_id", func.lower(Account.id))
+Index("ix_accounts_lower_name", func.lower(Account.name))
+
+# At most one open request per account, enforced by the database so two
+# concurrent openers cannot both store one. Requests in other statuses
+# (ineligible, decided, active, closed) do not count.
+# NOTE: a request moving back into an open status (a revised ineligible
+# request, a renegotiated active, declined, expired or defaulted one) while
+# the account has another open request fails this index with an IntegrityError.
+OPEN_REQUEST_STATUSES = sorted(status.value for status in OPEN_STATUSES)
+Index(
+    "uq_plan_requests_open_account",
+    PlanRequest.account_id,
+    unique=True,
+    postgresql_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+    sqlite_where=PlanRequest.status.in_(OPEN_REQUEST_STATUSES),
+)
 
 
 class InvoiceSettlement(Base):

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import groupby
+from typing import Any
 from operator import attrgetter, itemgetter
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from policy.facts import InvoiceRecord
 from storage.models import Account, Invoice
 
 ZERO = Decimal("0.00")
+# The highest code point: every string that starts with a prefix sorts below prefix + PREFIX_END.
+PREFIX_END = "\U0010ffff"
 ONE_DAY = timedelta(days=1)
 
 
@@ -89,26 +92,41 @@ def past_due_episodes(session: Session) -> list[PastDueEpisode]:
 
 
 def search_accounts(session: Session, prefix: str, limit: int = 20) -> list[Account]:
-    """Find accounts whose id or name starts with ``prefix``, ignoring case, ordered by id.
+    """Find up to ``limit`` accounts whose id or name starts with ``prefix``, ignoring case.
 
-    ``%`` and ``_`` in the prefix match themselves, not as LIKE wildcards. An
-    empty prefix matches every account.
+    Accounts whose id matches come first, ordered by id, then those matched
+    by name only, ordered by name. ``%`` and ``_`` in the prefix match
+    themselves, not as LIKE wildcards. An empty prefix lists accounts by id.
+
+    Each match is a range on ``lower(id)`` or ``lower(name)``, which the
+    expression indexes ``ix_accounts_lower_id`` and ``ix_accounts_lower_name``
+    serve, so the time depends on ``limit``, not on the number of accounts.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    prefix = prefix.strip()
-    query = (
+    prefix = prefix.strip().lower()
+    if not prefix:
+        return list(session.scalars(select(Account).order_by(Account.id).limit(limit)))
+
+    found = list(session.scalars(_prefix_query(Account.id, prefix, limit)))
+    if len(found) < limit:
+        seen = {account.id for account in found}
+        by_name = session.scalars(_prefix_query(Account.name, prefix, limit))
+        found += [account for account in by_name if account.id not in seen][: limit - len(found)]
+    return found
+
+
+def _prefix_query(column: Any, prefix: str, limit: int) -> Select[tuple[Account]]:
+    lowered = func.lower(column)
+    # NOTE: the range is exact for code point order (SQLite, PostgreSQL
+    # with the C or C.UTF-8 collation). Under a linguistic collation it can
+    # miss matches, so the istartswith check is kept for exactness.
+    return (
         select(Account)
-        .where(
-            or_(
-                Account.id.istartswith(prefix, autoescape=True),
-                Account.name.istartswith(prefix, autoescape=True),
-            )
-        )
-        .order_by(Account.id)
+        .where(lowered >= prefix, lowered < prefix + PREFIX_END, column.istartswith(prefix, autoescape=True))
+        .order_by(lowered)
         .limit(limit)
     )
-    return list(session.scalars(query))
 
 
 def _worst_past_due_day(account_id: str, spans: list[_Span]) -> PastDueEpisode | None:

@@ -33,6 +33,14 @@ class CsvConnector:
         self.path = path
         self.session_factory = session_factory
 
+    def check_mapping(self) -> None:
+        """Raise ConnectorError naming the source and path when the file is missing or not a file."""
+        if not self.path.is_file():
+            raise ConnectorError(
+                f"CSV source {self.name!r}: file {self.path} does not exist; correct its path in the connectors file "
+                "(a relative path is read from the connectors file's folder)"
+            )
+
     def load(self, session: Session, on_progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Import the file into ``session``; the caller commits."""
         return import_invoices(session, self.path, on_progress=on_progress)

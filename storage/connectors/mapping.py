@@ -161,7 +161,15 @@ def load_connectors_file(path: Path) -> ConnectorsFile:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise MappingError(f"connectors file {path} is not valid YAML: {error}") from None
-    return parse_connectors(document, origin=f"connectors file {path}")
+    config = parse_connectors(document, origin=f"connectors file {path}")
+    # A relative CSV path is read from the connectors file's folder, not the working directory.
+    sources = {
+        name: source.model_copy(update={"path": path.parent / source.path})
+        if isinstance(source, CsvSource) and not source.path.is_absolute()
+        else source
+        for name, source in config.sources.items()
+    }
+    return config.model_copy(update={"sources": sources})
 
 
 def _describe(problem: dict) -> str:

@@ -38,7 +38,7 @@ from storage.connectors.base import (
 )
 from storage.connectors.http import SourceHttpClient
 from storage.connectors.mapping import NetSuiteSource
-from storage.connectors.records import to_account, to_contact, to_invoice, to_payment
+from storage.connectors.records import RecordError, convert_each, to_account, to_contact, to_invoice, to_payment
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +151,14 @@ class NetSuiteConnector:
             except ConnectorError as error:
                 raise MappingError(f"NetSuite source {self.name!r}: the {role} mapping does not match the account: {error}") from None
 
-    def changed_accounts(self, since: datetime | None) -> Iterator[SourceAccount]:
-        return (to_account(row) for row in self._rows(self.mapping.account, self._since(self.mapping.account, since)))
+    def changed_accounts(self, since: datetime | None) -> Iterator[SourceAccount | RecordError]:
+        return convert_each(self._rows(self.mapping.account, self._since(self.mapping.account, since)), to_account)
 
-    def changed_invoices(self, since: datetime | None) -> Iterator[SourceInvoice]:
-        return (to_invoice(row) for row in self._rows(self.mapping.invoice, self._since(self.mapping.invoice, since)))
+    def changed_invoices(self, since: datetime | None) -> Iterator[SourceInvoice | RecordError]:
+        return convert_each(self._rows(self.mapping.invoice, self._since(self.mapping.invoice, since)), to_invoice)
 
-    def changed_payments(self, since: datetime | None) -> Iterator[SourcePayment]:
-        return (to_payment(row) for row in self._rows(self.mapping.payment, self._since(self.mapping.payment, since)))
+    def changed_payments(self, since: datetime | None) -> Iterator[SourcePayment | RecordError]:
+        return convert_each(self._rows(self.mapping.payment, self._since(self.mapping.payment, since)), to_payment)
 
     def fetch_account(self, account_id: str, *, timeout: float | None = None) -> SourceAccount | None:
         condition = f"{self.mapping.account.fields.id} = {suiteql_string(account_id)}"

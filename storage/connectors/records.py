@@ -7,10 +7,10 @@ RecordError naming the record and field when a value cannot be used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from dateutil.parser import isoparse
 
@@ -23,6 +23,22 @@ FALSE_VALUES = {"false", "f", "no", "n", "0", ""}
 
 class RecordError(ValueError):
     """One source record has a value payplan cannot store; the record is skipped and reported."""
+
+
+Record = TypeVar("Record")
+
+
+def convert_each(rows: Iterable[Mapping[str, Any]], convert: Callable[[Mapping[str, Any]], Record]) -> Iterator[Record | RecordError]:
+    """Convert rows one by one, yielding the RecordError of a row that cannot be used in its place.
+
+    The error is yielded, not raised, because an exception would end the
+    generator and lose every later row of the query.
+    """
+    for row in rows:
+        try:
+            yield convert(row)
+        except RecordError as error:
+            yield error
 
 
 def to_account(row: Mapping[str, Any]) -> SourceAccount:

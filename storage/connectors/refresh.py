@@ -94,6 +94,7 @@ class BalanceRefresher:
                     Invoice.account_id == account_id, Invoice.settled_date.is_(None)
                 )
             )
-            watermark = session.get(SyncWatermark, source) if source else None
+            # The balance is the sum of open invoices, so it is as fresh as the last invoice sync.
+            watermark = session.get(SyncWatermark, (source, "invoices")) if source else None
             as_of = watermark.synced_at if watermark else None
         return BalanceSnapshot(Decimal(balance or 0).quantize(ZERO), as_of, True)

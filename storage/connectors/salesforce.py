@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from storage.connectors.base import (
     ConnectorError,
+    ConnectorUnavailable,
     MappingError,
     PlanStatusUpdate,
     SourceAccount,
@@ -37,7 +38,7 @@ from storage.connectors.base import (
 )
 from storage.connectors.http import SourceHttpClient
 from storage.connectors.mapping import SalesforceSource
-from storage.connectors.records import to_account, to_contact, to_invoice, to_payment
+from storage.connectors.records import RecordError, convert_each, to_account, to_contact, to_invoice, to_payment
 
 logger = logging.getLogger(__name__)
 
@@ -113,19 +114,30 @@ class SalesforceClient(SourceHttpClient):
             }
 
         url = credentials.login_url.rstrip("/") + TOKEN_PATH
-        try:
-            response = self.http.post(url, data=form)
-        except httpx.HTTPError as error:
-            raise ConnectorError(f"Salesforce token request to {url} failed: {error!r}") from error
+        response = self._post_token_request(url, form)
         if response.status_code != 200:
             raise ConnectorError(
                 f"Salesforce refused the {credentials.auth_flow} token request with {response.status_code} "
                 f"({_oauth_error(response)}); check the connected app and SALESFORCE_* settings"
             )
-        body = response.json()
-        self.access_token = body["access_token"]
-        self.instance_url = body["instance_url"].rstrip("/")
+        self.access_token, self.instance_url = _token_fields(response, url)
         logger.info("Salesforce token issued by the %s flow for %s", credentials.auth_flow, self.instance_url)
+
+    def _post_token_request(self, url: str, form: dict[str, str]) -> httpx.Response:
+        """POST the token request, retrying network errors and timeouts like other calls."""
+        deadline = self.clock() + self.retry.total_timeout
+        attempt = 0
+        while True:
+            try:
+                return self.http.post(url, data=form)
+            except httpx.TransportError as error:
+                if attempt >= self.retry.max_retries:
+                    raise ConnectorUnavailable(
+                        f"Salesforce token request to {url} failed {attempt + 1} times: {error!r}; check SALESFORCE_LOGIN_URL "
+                        "and the network, then run again"
+                    ) from error
+                attempt += 1
+                self._wait(None, attempt, f"token request to {url} failed: {error!r}", deadline)
 
     def resolve_url(self, url: str) -> str:
         if self.access_token is None:
@@ -195,14 +207,14 @@ class SalesforceConnector:
 
     # Incremental reads
 
-    def changed_accounts(self, since: datetime | None) -> Iterator[SourceAccount]:
-        return (to_account(row) for row in self._rows(self.mapping.account, self._since(self.mapping.account, since)))
+    def changed_accounts(self, since: datetime | None) -> Iterator[SourceAccount | RecordError]:
+        return convert_each(self._rows(self.mapping.account, self._since(self.mapping.account, since)), to_account)
 
-    def changed_invoices(self, since: datetime | None) -> Iterator[SourceInvoice]:
-        return (to_invoice(row) for row in self._rows(self.mapping.invoice, self._since(self.mapping.invoice, since)))
+    def changed_invoices(self, since: datetime | None) -> Iterator[SourceInvoice | RecordError]:
+        return convert_each(self._rows(self.mapping.invoice, self._since(self.mapping.invoice, since)), to_invoice)
 
-    def changed_payments(self, since: datetime | None) -> Iterator[SourcePayment]:
-        return (to_payment(row) for row in self._rows(self.mapping.payment, self._since(self.mapping.payment, since)))
+    def changed_payments(self, since: datetime | None) -> Iterator[SourcePayment | RecordError]:
+        return convert_each(self._rows(self.mapping.payment, self._since(self.mapping.payment, since)), to_payment)
 
     # Reads for one account
 
@@ -285,6 +297,26 @@ def _field_value(record: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(step)
     return value
+
+
+def _token_fields(response: httpx.Response, url: str) -> tuple[str, str]:
+    """Return the access token and instance URL of a token response, or raise ConnectorError saying what is wrong."""
+    try:
+        body = response.json()
+    except ValueError:
+        content_type = response.headers.get("content-type", "no content type")
+        raise ConnectorError(
+            f"Salesforce token response from {url} is not JSON ({content_type}); check SALESFORCE_LOGIN_URL, "
+            "which must be the org's login or My Domain URL"
+        ) from None
+    if not isinstance(body, dict):
+        raise ConnectorError(f"Salesforce token response from {url} is not a JSON object; check SALESFORCE_LOGIN_URL")
+    missing = [name for name in ("access_token", "instance_url") if not isinstance(body.get(name), str) or not body[name]]
+    if missing:
+        raise ConnectorError(
+            f"Salesforce token response from {url} has no {' or '.join(missing)}; check SALESFORCE_LOGIN_URL and the connected app"
+        )
+    return body["access_token"], body["instance_url"].rstrip("/")
 
 
 def _error_codes(response: httpx.Response) -> set[str]:

@@ -181,4 +181,4 @@ def serve_flow_app(database_url: str, policy_path: Path | None = None) -> Iterat
             server.should_exit = True
             thread.join(10)
             sock.close()
-            runtime.engine.dispose()
+            runtime.close()

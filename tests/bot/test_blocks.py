@@ -8,7 +8,7 @@ import pytest
 
 from bot import blocks, slack_payloads
 from bot.errors import InvalidInput
-from bot.messages import escape_mrkdwn, money
+from bot.messages import actor_mention, escape_mrkdwn, money
 from bot.slack_app import parse_amount, parse_request_view
 from storage.models import ApprovalStep, PlanRequest
 
@@ -68,6 +68,20 @@ def test_mrkdwn_escaped_in_comment() -> None:
     assert "<!channel>" not in rendered
     assert "&lt;!channel&gt; &amp; &lt;@U2&gt;" in rendered
     assert escape_mrkdwn("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+@pytest.mark.parametrize(
+    "actor, expected",
+    [
+        ("U012AB3CD", "<@U012AB3CD>"),
+        ("W012AB3CD", "<@W012AB3CD>"),
+        ("system:webhook", "system:webhook"),
+        ("U999> <!channel", "U999&gt; &lt;!channel"),
+        ("u012ab3cd", "u012ab3cd"),
+    ],
+)
+def test_actor_mention_only_for_user_ids(actor: str, expected: str) -> None:
+    assert actor_mention(actor) == expected
 
 
 def test_money_formats_exactly() -> None:

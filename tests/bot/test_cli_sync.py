@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import respx
+import yaml
 from typer.testing import CliRunner
 
+from bot import connector_setup
 from bot.cli import app
 from tests.conftest import EXAMPLE_CSV
 from tests.storage.connectors.conftest import EXAMPLE_CONNECTORS, LOGIN_URL, SF_API, recorded_response
@@ -71,6 +74,65 @@ def test_sync_reports_missing_credentials(environment: Path, monkeypatch: pytest
     assert result.exit_code == 2
     assert "source 'salesforce' is a Salesforce org, but SALESFORCE_CLIENT_ID is not set" in result.output
     assert "source 'netsuite' is a NetSuite account" in result.output
+
+
+def test_sync_names_missing_csv(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connectors = environment / "connectors.yaml"
+    connectors.write_text("sources:\n  export:\n    kind: csv\n    path: exports/missing.csv\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 2
+    assert "CSV source 'export'" in result.output
+    assert str(environment / "exports" / "missing.csv") in result.output
+
+
+def test_sync_reads_csv_relative_to_file(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = environment / "config"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "export.csv").write_bytes(EXAMPLE_CSV.read_bytes())
+    (folder / "connectors.yaml").write_text("sources:\n  export:\n    kind: csv\n    path: data/export.csv\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(folder / "connectors.yaml"))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 0, result.output
+    assert "export: added" in result.output
+
+
+def test_sync_unreachable_source_exits_1(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = yaml.safe_load(EXAMPLE_CONNECTORS.read_text(encoding="utf-8"))
+    sources = {"salesforce": document["sources"]["salesforce"], "export": {"kind": "csv", "path": str(EXAMPLE_CSV)}}
+    connectors = environment / "connectors.yaml"
+    connectors.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+    monkeypatch.setenv("SALESFORCE_CLIENT_ID", "3MVG9TESTCLIENTID")
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "test-client-secret")
+    # The retries' waits are skipped, so the test does not sleep through them.
+    load = connector_setup.load_connectors
+    monkeypatch.setattr(connector_setup, "load_connectors", lambda *args: load(*args, sleep=lambda seconds: None))
+
+    with respx.mock:
+        token = respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(side_effect=httpx.ConnectError("connection refused"))
+        result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 1, result.output
+    assert "salesforce: sync failed, nothing stored" in result.output
+    assert "failed 5 times" in result.output
+    assert token.call_count == 5
+    assert "export: added" in result.output
+
+
+def test_sync_without_sources_says_so(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connectors = environment / "connectors.yaml"
+    connectors.write_text("sources: {}\n", encoding="utf-8")
+    monkeypatch.setenv("PAYPLAN_CONNECTORS_FILE", str(connectors))
+
+    result = runner.invoke(app, ["sync"])
+
+    assert result.exit_code == 0
+    assert "names no sources; nothing to sync" in result.output
 
 
 def test_sync_rejects_unknown_source(environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.config import Settings
 from bot.connector_setup import load_connectors
@@ -29,7 +30,7 @@ def test_runtime_builds_connectors_and_refresher(tmp_path: Path) -> None:
     assert isinstance(runtime.connectors["export"], CsvConnector)
     assert runtime.balance_refresher is not None
     runtime.balance_refresher.close()
-    runtime.engine.dispose()
+    runtime.close()
 
 
 def test_runtime_without_connectors_file(tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_runtime_without_connectors_file(tmp_path: Path) -> None:
 
     assert runtime.connectors == {}
     assert runtime.balance_refresher is None
-    runtime.engine.dispose()
+    runtime.close()
 
 
 def test_jwt_flow_needs_key_and_username(tmp_path: Path) -> None:
@@ -85,3 +86,32 @@ def test_secrets_hidden_in_settings_repr(tmp_path: Path) -> None:
     assert "sf-secret" not in shown
     assert "ns-secret" not in shown
     assert "wh-secret" not in shown
+
+
+@pytest.mark.parametrize(
+    "base_url, expected",
+    [(None, "https://1234567-sb1.suitetalk.api.netsuite.com"), ("http://127.0.0.1:8081/", "http://127.0.0.1:8081")],
+)
+def test_netsuite_base_url_setting(tmp_path: Path, base_url: str | None, expected: str) -> None:
+    extra = {"NETSUITE_BASE_URL": base_url} if base_url else {}
+    settings = _settings(
+        tmp_path,
+        "sources:\n  erp:\n    kind: netsuite\n" + _netsuite_mapping(),
+        NETSUITE_ACCOUNT_ID="1234567_SB1",
+        NETSUITE_CONSUMER_KEY="key",
+        NETSUITE_CONSUMER_SECRET="secret",
+        NETSUITE_TOKEN_ID="token",
+        NETSUITE_TOKEN_SECRET="token-secret",
+        **extra,
+    )
+    session_factory = make_session_factory(make_engine(settings.database_url))
+
+    connectors = load_connectors(settings, session_factory)
+
+    assert connectors["erp"].client.credentials.rest_base_url == expected
+
+
+def _netsuite_mapping() -> str:
+    document = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "connectors.yaml").read_text(encoding="utf-8"))
+    body = yaml.safe_dump(document["sources"]["netsuite"])
+    return "".join(f"    {line}\n" for line in body.splitlines() if not line.startswith("kind:"))

@@ -76,7 +76,7 @@ def running_app(database_url: str) -> Iterator[RunningApp]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(build_asgi_app(slack_app=runtime.slack_app, workflow=runtime.workflow), log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(build_asgi_app(slack_app=runtime.slack_app, workflow=runtime.workflow, signing_secret=SIGNING_SECRET), log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started:
@@ -87,7 +87,7 @@ def running_app(database_url: str) -> Iterator[RunningApp]:
             server.should_exit = True
             thread.join(10)
             sock.close()
-            runtime.engine.dispose()
+            runtime.close()
 
 
 def _request_state(down_payment: str = "43.05", installments: int = 4, first_due: str = "2013-07-15") -> dict:

@@ -150,6 +150,18 @@ def test_modal_text_and_frequency_errors(flow: FlowApp, change: dict, block: str
     assert flow.latest_request() is None
 
 
+def test_modal_names_open_request(flow: FlowApp) -> None:
+    first = flow.open_request()
+    values = {"account_id": "SMALL", "reason_category": "other", "reason_text": "", "down_payment": "0", "installments": 4, "first_due_date": "2013-07-15"}
+
+    response = flow.submit(Callback.REQUEST_MODAL, slack_payloads.request_modal_state(**values), REQUESTER)
+
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert f"already has open request {first}" in body["errors"][Block.ACCOUNT]
+    assert flow.latest_request().id == first
+
+
 # Request changes and revisions
 
 

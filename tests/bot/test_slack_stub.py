@@ -640,3 +640,23 @@ def test_bolt_view_submission_matches(bolt_app: App) -> None:
 
     assert response.status == 200
     assert received == [("120.00", "plan-7")]
+
+
+def test_drop_next_is_network_error(stub: SlackStub) -> None:
+    # No retry handlers, so the one dropped connection reaches the caller.
+    bare_client = WebClient(token=TOKEN, base_url=stub.base_url, timeout=5, retry_handlers=[])
+    stub.drop_next("chat.postMessage")
+
+    with pytest.raises(OSError):
+        bare_client.chat_postMessage(channel="C1", text="lost")
+    assert bare_client.chat_postMessage(channel="C1", text="delivered")["ok"] is True
+    assert [call.args["text"] for call in stub.calls("chat.postMessage")] == ["lost", "delivered"]
+
+
+def test_usergroup_members_listed(stub: SlackStub, client: WebClient) -> None:
+    stub.set_usergroup("S0MANAGERS", ["U1", "U2"])
+
+    assert client.usergroups_users_list(usergroup="S0MANAGERS")["users"] == ["U1", "U2"]
+    with pytest.raises(SlackApiError) as raised:
+        client.usergroups_users_list(usergroup="S0UNKNOWN")
+    assert raised.value.response["error"] == "no_such_subteam"

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.summary import AccountSummary, Signal, SummaryInput, SummaryRecord
@@ -17,7 +17,7 @@ from bot.clock import FixedClock
 from bot.config import load_policy
 from bot.links import LinkSigner
 from bot.workflow import RequestInput, Workflow
-from storage.models import Assessment, AuditEvent, SummaryRun, TermRevision
+from storage.models import Assessment, AuditEvent, PlanRequest, SummaryRun, TermRevision
 from tests.bot.test_workflow import APPROVERS, AS_OF, REQUESTER, RecordingNotifier, steps_of
 from tests.factories import add_past_due_account
 
@@ -121,6 +121,9 @@ def test_summary_input_has_history(session_factory: sessionmaker[Session]) -> No
     workflow = make_workflow(session_factory, summarizer)
 
     first = workflow.open_request(actor=REQUESTER, data=request_input())
+    # An account has one open request at a time, so the first is closed before the second.
+    with session_factory.begin() as session:
+        session.execute(update(PlanRequest).where(PlanRequest.id == first).values(status="rejected"))
     workflow.open_request(actor="UOTHER", data=request_input())
     workflow.summary_jobs.wait(timeout=30)
 
@@ -128,7 +131,7 @@ def test_summary_input_has_history(session_factory: sessionmaker[Session]) -> No
     assert len(first_input.invoices) == first_input.facts.invoice_count
     assert [factor["name"] for factor in first_input.risk_factors][0] == "settled_invoices"
     assert first_input.prior_plans == ()
-    assert [(plan.request_id, plan.status) for plan in second_input.prior_plans] == [(first, "pending_approval")]
+    assert [(plan.request_id, plan.status) for plan in second_input.prior_plans] == [(first, "rejected")]
 
 
 def test_keyword_signal_adds_legal_step(session_factory: sessionmaker[Session]) -> None:

@@ -14,6 +14,7 @@ from bot.webhooks import (
     TIMESTAMP_HEADER,
     WebhookAuthError,
     claim_delivery,
+    signature,
     signed_headers,
     verify,
 )
@@ -85,6 +86,19 @@ def test_verify_rejects_non_numeric_timestamp() -> None:
         verify(SECRET, headers, BODY, now=NOW)
 
     assert "'yesterday'" in caught.value.message
+
+
+@pytest.mark.parametrize("padding", [" ", "+", "0_"])
+def test_verify_rejects_padded_timestamp(padding: str) -> None:
+    timestamp = str(int(NOW.timestamp()))
+    headers = signed_headers(SECRET, BODY, delivery_id="d-1", now=NOW)
+    headers[TIMESTAMP_HEADER] = padding + timestamp
+    headers[SIGNATURE_HEADER] = signature(SECRET, padding + timestamp, "d-1", BODY)
+
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(SECRET, headers, BODY, now=NOW)
+
+    assert "is not Unix seconds" in caught.value.message
 
 
 def test_claim_delivery_rejects_replay(session: Session) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.summary import Summarizer
 from bot.clock import FixedClock
 from bot.config import load_policy
-from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, PermissionDenied
+from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput, OpenRequestExists, PermissionDenied
 from bot.links import LinkSigner
 from bot.workflow import RequestInput, Workflow
 from storage.models import ApprovalStep, AuditEvent, Installment, PlanRequest, TermRevision
@@ -148,15 +148,44 @@ def test_invalid_request_stores_nothing(workflow: Workflow, data: RequestInput, 
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
-def test_second_request_ineligible_open_plan(workflow: Workflow) -> None:
-    workflow.open_request(actor=REQUESTER, data=request_input())
-    second = workflow.open_request(actor=REQUESTER, data=request_input())
+def test_second_open_request_rejected(workflow: Workflow) -> None:
+    first = workflow.open_request(actor=REQUESTER, data=request_input())
 
-    assert load_request(workflow, second).status == "ineligible"
-    assert steps_of(workflow, second) == []
+    with pytest.raises(OpenRequestExists) as caught:
+        workflow.open_request(actor=REQUESTER, data=request_input())
+
+    assert caught.value.request_id == first
+    assert f"already has open request {first}" in caught.value.field_errors["account"]
     with workflow.session_factory() as session:
-        revision = session.scalar(select(TermRevision).where(TermRevision.request_id == second))
-        assert [flag["code"] for flag in revision.assessment.flags] == ["open_plan_exists"]
+        assert session.scalar(select(func.count()).select_from(PlanRequest)) == 1
+
+
+def test_concurrent_open_request_rejected(workflow: Workflow) -> None:
+    """A request stored by another opener after the check is caught by the database's unique index."""
+    concurrent: list[int] = []
+
+    def open_concurrently(session: Session) -> None:
+        with workflow.session_factory.begin() as other:
+            request = PlanRequest(
+                account_id=request_input().account_id,
+                requested_by="U00OTHER001",
+                status="pending_approval",
+                as_of=workflow.today(),
+                reason_category="cash_flow",
+                current_revision=1,
+                created_at=workflow.clock.now(),
+                updated_at=workflow.clock.now(),
+            )
+            other.add(request)
+            other.flush()
+            concurrent.append(request.id)
+
+    with pytest.raises(OpenRequestExists) as caught:
+        workflow.open_request(actor=REQUESTER, data=request_input(), before_store=open_concurrently)
+
+    assert caught.value.request_id == concurrent[0]
+    with workflow.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(PlanRequest)) == 1
 
 
 def test_requester_cannot_approve_own(workflow: Workflow) -> None:

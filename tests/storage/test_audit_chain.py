@@ -27,12 +27,13 @@ HEAD = AuditChainHead.__table__
 
 
 def add_requests(session: Session) -> None:
-    session.add(Account(id="ACME", status="collections"))
+    # One account per request, because an account has at most one open request.
     for request_id in (1, 2):
+        session.add(Account(id=f"ACME-{request_id}", status="collections"))
         session.add(
             PlanRequest(
                 id=request_id,
-                account_id="ACME",
+                account_id=f"ACME-{request_id}",
                 requested_by="UREQ",
                 status="requested",
                 as_of=date(2013, 3, 1),

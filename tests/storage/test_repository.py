@@ -9,12 +9,14 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from policy.facts import InvoiceRecord, compute_facts
 from storage.importer import import_invoices
 from storage.models import Account, Invoice
-from storage.repository import PastDueEpisode, invoice_history, past_due_episodes, search_accounts
+from storage.repository import PastDueEpisode, _prefix_query, invoice_history, past_due_episodes, search_accounts
 from tests.conftest import EXAMPLE_CSV
 
 
@@ -191,3 +193,19 @@ def test_search_accounts_by_id_and_name(session: Session) -> None:
     # How "1000-ABCDE" and "100_PCT" sort depends on the database collation.
     assert sorted(ids("")) == ["0379-NEVHP", "0465-DTULQ", "1000-ABCDE", "100_PCT"]
     assert ids("", limit=2) == ["0379-NEVHP", "0465-DTULQ"]
+
+
+def test_search_accounts_uses_prefix_indexes(session: Session) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        pytest.skip("the plan check reads SQLite's EXPLAIN QUERY PLAN")
+    session.add_all([Account(id=f"ACC-{n:04d}", name=f"Trader {n}") for n in range(200)])
+    session.commit()
+
+    found = search_accounts(session, "trader 1", limit=5)
+
+    assert [account.name for account in found] == ["Trader 1", "Trader 10", "Trader 100", "Trader 101", "Trader 102"]
+    for column, index in ((Account.id, "ix_accounts_lower_id"), (Account.name, "ix_accounts_lower_name")):
+        query = _prefix_query(column, "trader 1", 5).compile(bind, compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row) for row in session.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+        assert index in plan

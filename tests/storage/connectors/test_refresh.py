@@ -34,7 +34,7 @@ def _stored_account(session_factory: sessionmaker[Session]) -> None:
                 disputed=False,
             )
         )
-        session.add(SyncWatermark(source="salesforce", last_modified=LAST_SYNC, synced_at=LAST_SYNC))
+        session.add(SyncWatermark(source="salesforce", object_type="invoices", last_modified=LAST_SYNC, synced_at=LAST_SYNC))
 
 
 def test_live_balance_from_source(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:

@@ -84,6 +84,35 @@ def test_token_refusal_names_error(salesforce: SalesforceConnector) -> None:
     assert "test-client-secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "response, problem",
+    [
+        (httpx.Response(200, text="<html>Maintenance</html>", headers={"content-type": "text/html"}), "is not JSON (text/html)"),
+        (httpx.Response(200, json={"token_type": "Bearer"}), "has no access_token or instance_url"),
+        (httpx.Response(200, json=["token"]), "is not a JSON object"),
+    ],
+)
+def test_unusable_token_response_named(salesforce: SalesforceConnector, response: httpx.Response, problem: str) -> None:
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=response)
+        with pytest.raises(ConnectorError) as caught:
+            salesforce.fetch_contacts("001TEST0000000001AA")
+
+    assert f"Salesforce token response from {TOKEN_URL} {problem}" in str(caught.value)
+
+
+def test_token_network_error_retried(salesforce: SalesforceConnector, sleeps) -> None:
+    with respx.mock:
+        token = respx.post(TOKEN_URL).mock(side_effect=[httpx.ConnectError("connection refused"), recorded_response("salesforce", "token.json")])
+        respx.get(QUERY_URL).mock(return_value=recorded_response("salesforce", "query_open_invoices.json"))
+
+        invoices = salesforce.fetch_open_invoices("001TEST0000000001AA")
+
+    assert len(invoices) == 2
+    assert token.call_count == 2
+    assert sleeps == [1.0]
+
+
 def test_pagination_followed_to_end(salesforce: SalesforceConnector) -> None:
     with respx.mock:
         respx.post(TOKEN_URL).mock(return_value=recorded_response("salesforce", "token.json"))
@@ -150,6 +179,60 @@ def test_expired_session_refreshed_once(salesforce: SalesforceConnector) -> None
     assert len(invoices) == 2
     assert token.call_count == 2
     assert query.calls.last.request.headers["Authorization"] == "Bearer 00DTESTORG000001!AQ0AQSecondFakeAccessToken"
+
+
+class FakeClock:
+    """A monotonic clock that tests advance by hand, and a sleep that advances it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_slow_body_stops_at_total_limit(salesforce: SalesforceConnector) -> None:
+    clock = FakeClock()
+    salesforce.client.clock = clock
+    sent: list[bytes] = []
+
+    def drip():
+        # Each chunk arrives within the read timeout, 50 s after the previous one.
+        for chunk in (b'{"totalSize": 0, ', b'"done": true, ', b'"records": [', b"]}"):
+            clock.now += 50
+            sent.append(chunk)
+            yield chunk
+
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=recorded_response("salesforce", "token.json"))
+        respx.get(QUERY_URL).mock(return_value=httpx.Response(200, content=drip(), headers={"content-type": "application/json"}))
+        with pytest.raises(ConnectorUnavailable) as caught:
+            salesforce.fetch_open_invoices("001TEST0000000001AA")
+
+    assert "still sending the response" in str(caught.value)
+    assert "after 120 s in total" in str(caught.value)
+    assert len(sent) == 3
+
+
+def test_retries_stop_at_total_limit(salesforce: SalesforceConnector) -> None:
+    clock = FakeClock()
+    salesforce.client.clock = clock
+    salesforce.client.sleep = clock.sleep
+
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=recorded_response("salesforce", "token.json"))
+        query = respx.get(QUERY_URL).mock(return_value=httpx.Response(429, headers={"Retry-After": "50"}))
+        with pytest.raises(ConnectorUnavailable) as caught:
+            salesforce.fetch_open_invoices("001TEST0000000001AA")
+
+    assert "would pass the call's total limit" in str(caught.value)
+    assert clock.slept == [50.0, 50.0]
+    assert query.call_count == 3
 
 
 def test_second_expired_session_raises(salesforce: SalesforceConnector) -> None:

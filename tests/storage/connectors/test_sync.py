@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from storage.connectors.base import MappingError
 from storage.connectors.csv_file import CsvConnector
 from storage.connectors.mapping import parse_connectors
 from storage.connectors.salesforce import SalesforceConnector
-from storage.connectors.sync import read_watermark, sync_source
+from storage.connectors.sync import SyncAlreadyRunning, _lock_source, read_watermark, sync_source
 from storage.models import Account, Invoice, Payment, SyncWatermark
 from tests.storage.connectors.conftest import LOGIN_URL, SF_API, recorded_response, soql_router
 
@@ -24,7 +25,7 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 PAGES = {"Invoice__c": "query_invoices.json", "Payment__c": "query_payments.json"}
 
 
-def _mock_salesforce(payments: dict | None = None) -> respx.Route:
+def _mock_salesforce(payments: dict | None = None, invoices: dict | None = None) -> respx.Route:
     respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(return_value=recorded_response("salesforce", "token.json"))
     respx.get(f"{SF_API}/query/01gTESTQUERY00001-2").mock(return_value=recorded_response("salesforce", "query_accounts_page2.json"))
 
@@ -33,6 +34,8 @@ def _mock_salesforce(payments: dict | None = None) -> respx.Route:
             return recorded_response("salesforce", "query_accounts_page1.json")
         if payments is not None and " FROM Payment__c" in request.url.params["q"]:
             return httpx.Response(200, json=payments)
+        if invoices is not None and " FROM Invoice__c" in request.url.params["q"]:
+            return httpx.Response(200, json=invoices)
         return soql_router(PAGES)(request)
 
     return respx.get(f"{SF_API}/query").mock(side_effect=answer)
@@ -56,17 +59,21 @@ def test_sync_twice_changes_nothing_second_time(session_factory: sessionmaker[Se
     assert ("accounts", 3) in progress
     assert ("payments", 1) in progress
 
-    # The second run requests only records changed since the first run's latest one.
+    # The second run requests only records changed since the first run's latest one of each type.
     watermark = datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)
     assert first.watermark == watermark
-    second_queries = [call.request.url.params["q"] for call in query.calls[3:]]
-    assert all("LastModifiedDate >= 2026-12-01T07:45:00Z" in soql for soql in second_queries)
+    second_queries = {call.request.url.params["q"].split(" FROM ")[1].split()[0]: call.request.url.params["q"] for call in query.calls[3:]}
+    assert "LastModifiedDate >= 2026-11-30T08:05:30Z" in second_queries["Account"]
+    assert "LastModifiedDate >= 2026-12-01T07:45:00Z" in second_queries["Invoice__c"]
+    assert "LastModifiedDate >= 2026-12-01T07:45:00Z" in second_queries["Payment__c"]
 
     with session_factory() as session:
         assert _count(session, Account) == 3
         assert _count(session, Invoice) == 3
         assert _count(session, Payment) == 1
-        assert read_watermark(session, "salesforce") == watermark
+        assert read_watermark(session, "salesforce", "accounts") == datetime(2026, 11, 30, 8, 5, 30, tzinfo=timezone.utc)
+        assert read_watermark(session, "salesforce", "invoices") == watermark
+        assert read_watermark(session, "salesforce", "payments") == watermark
         account = session.get(Account, "001TEST0000000001AA")
         assert account.source == "salesforce"
         assert account.name == "Northwind Traders"
@@ -105,6 +112,104 @@ def test_sync_skips_bad_record_and_reports(session_factory: sessionmaker[Session
     assert report.added["invoices"] == 3
     assert len(report.errors) == 1
     assert "a0BTEST000000001AA: amount 12.345 has more than 2 decimal places" in report.errors[0]
+
+
+def test_bad_record_keeps_later_records(
+    session_factory: sessionmaker[Session], salesforce: SalesforceConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    invoices = recorded_response("salesforce", "query_invoices.json").json()
+    invoices["records"][0]["Due_Date__c"] = "next week"
+    with respx.mock, caplog.at_level(logging.INFO, logger="storage.connectors.sync"):
+        _mock_salesforce(invoices=invoices)
+        report = sync_source(session_factory, salesforce, now=NOW)
+
+    # The report carries the skipped record, so the log does not repeat it as a warning.
+    skipped = [record for record in caplog.records if "skipped one of the invoices" in record.getMessage()]
+    assert [record.levelno for record in skipped] == [logging.INFO]
+
+    assert report.added["invoices"] == 2
+    assert len(report.errors) == 1
+    assert "a0ATEST000000001AA" in report.errors[0]
+    with session_factory() as session:
+        numbers = set(session.scalars(select(Invoice.invoice_number)))
+        assert numbers == {"INV-1002", "INV-1003"}
+        assert read_watermark(session, "salesforce", "invoices") == datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "since, expected",
+    [
+        # Reading from after the stored watermark skips records, so the watermark stays.
+        (datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc), datetime(2026, 11, 20, tzinfo=timezone.utc)),
+        # Reading from before it covers everything after it, so it moves to the latest record read.
+        (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, 7, 45, tzinfo=timezone.utc)),
+    ],
+)
+def test_since_moves_watermark_only_over_read(
+    session_factory: sessionmaker[Session], salesforce: SalesforceConnector, since: datetime, expected: datetime
+) -> None:
+    stored = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    with session_factory.begin() as session:
+        session.add(SyncWatermark(source="salesforce", object_type="invoices", last_modified=stored, synced_at=stored))
+
+    with respx.mock:
+        _mock_salesforce()
+        sync_source(session_factory, salesforce, now=NOW, since=since)
+
+    with session_factory() as session:
+        assert read_watermark(session, "salesforce", "invoices") == expected
+
+
+def test_since_without_watermark_stores_none(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW, since=datetime(2026, 11, 29, tzinfo=timezone.utc))
+
+    assert report.watermark is None
+    with session_factory() as session:
+        assert _count(session, SyncWatermark) == 0
+
+
+def test_invoice_number_of_other_source_kept(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with session_factory.begin() as session:
+        session.add(Account(id="CSV-ACCOUNT-1", name="From the CSV export", source="csv"))
+        session.flush()
+        session.add(
+            Invoice(
+                invoice_number="INV-1001",
+                account_id="CSV-ACCOUNT-1",
+                invoice_date=datetime(2026, 1, 5).date(),
+                due_date=datetime(2026, 2, 4).date(),
+                amount=Decimal("75.00"),
+                disputed=False,
+            )
+        )
+
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW)
+
+    assert report.added["invoices"] == 2
+    assert any("number INV-1001, which is already stored for account CSV-ACCOUNT-1 from source 'csv'" in error for error in report.errors)
+    with session_factory() as session:
+        invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == "INV-1001"))
+        assert (invoice.account_id, invoice.amount) == ("CSV-ACCOUNT-1", Decimal("75.00"))
+
+
+def test_parallel_sync_rejected(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    with session_factory.begin() as holder:
+        # A running sync holds the source's lock until its transaction ends.
+        _lock_source(holder, "salesforce")
+        with respx.mock:
+            _mock_salesforce()
+            with pytest.raises(SyncAlreadyRunning) as caught:
+                sync_source(session_factory, salesforce, now=NOW)
+
+    assert "another sync of source 'salesforce' is running" in str(caught.value)
+    with respx.mock:
+        _mock_salesforce()
+        report = sync_source(session_factory, salesforce, now=NOW)
+    assert report.added["invoices"] == 3
 
 
 def test_failed_sync_keeps_watermark(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:

@@ -144,6 +144,20 @@ def test_failure_retried_later(session_factory: sessionmaker[Session], salesforc
         assert (task.status, task.attempts, task.last_error) == ("done", 2, None)
 
 
+def test_unusable_token_recorded_as_error(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
+    _add_request(session_factory)
+    with respx.mock:
+        respx.post(f"{LOGIN_URL}/services/oauth2/token").mock(return_value=httpx.Response(200, text="<html>login</html>"))
+        lines = run_write_back(session_factory, {"salesforce": salesforce}, NOW)
+
+    assert "failed (attempt 1 of 8)" in lines[-1]
+    with session_factory() as session:
+        task = session.scalar(select(WriteBackTask))
+        assert task.status == "pending"
+        assert "token response" in task.last_error
+        assert "is not JSON" in task.last_error
+
+
 def test_gives_up_after_max_attempts(session_factory: sessionmaker[Session], salesforce: SalesforceConnector) -> None:
     _add_request(session_factory)
     moment = NOW
