@@ -56,19 +56,15 @@ def build_slack_app(
     listener_executor: Executor | None = None,
     slow_work: SlowWork | None = None,
 ) -> App:
-<<<<<<< HEAD
-    """Create the Bolt app with every payplan listener registered."""
-    # Bolt reads SLACK_BOT_TOKEN from the environment even when given a
-    # client, and then warns on every start that the token is unused.
-    _BOLT_LOGGER.addFilter(_drop_unused_token_warning)
-    app = App(client=client, signing_secret=signing_secret, process_before_response=process_before_response)
-=======
     """Create the Bolt app with every payplan listener registered.
 
     Listeners run in ``listener_executor``. Work that may wait on the
     language model goes to ``slow_work`` after the ack, or runs in the
     listener when it is None.
     """
+    # Bolt reads SLACK_BOT_TOKEN from the environment even when given a
+    # client, and then warns on every start that the token is unused.
+    _BOLT_LOGGER.addFilter(_drop_unused_token_warning)
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -81,7 +77,6 @@ def build_slack_app(
             work()
         else:
             slow_work.submit(description, work)
->>>>>>> main
 
     @app.command("/payplan")
     def handle_payplan_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
