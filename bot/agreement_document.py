@@ -22,7 +22,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
-from bot.agreement_terms import PlanConditions, canonical_terms, hash_terms, plan_conditions
+from bot.agreement_terms import PlanConditions, canonical_terms, due_wording, hash_terms, plan_conditions
 from bot.errors import IntegrityMismatch
 from bot.messages import day, money, request_label
 from policy.facts import is_open
@@ -100,13 +100,13 @@ def render_pdf(terms: dict[str, Any], terms_hash: str) -> bytes:
         paragraph("Payments", heading),
     ]
     if Decimal(terms["down_payment"]) > 0:
-        story.append(paragraph(f"A down payment of {money(terms['down_payment'], currency)} is due first."))
+        story.append(paragraph(f"A down payment of {money(terms['down_payment'], currency)} is due on the day you accept these terms."))
     story += [
         paragraph(f"The rest is paid in {terms['installment_count']} {terms['frequency']} installments:"),
         _table(
             [["Payment", "Due date", "Amount"]]
             + [
-                ["Down payment" if row["sequence"] == 0 else f"Installment {row['sequence']}", day(row["due_date"]), money(row["amount"], currency)]
+                ["Down payment" if row["sequence"] == 0 else f"Installment {row['sequence']}", due_wording(row), money(row["amount"], currency)]
                 for row in terms["schedule"]
             ]
         ),
@@ -176,6 +176,8 @@ def _late_text(conditions: PlanConditions, currency: str) -> str:
     )
     return (
         f"A payment not received within {conditions.grace_days} days after its due date is late, and {fee}. "
+        "No payment is late, and no late fee is added, before the plan starts on the day you accept: a payment that was due "
+        f"earlier is late only if it is still unpaid {conditions.grace_days} days after that day. "
         "Payments are applied to the oldest unpaid installment first, its late fee before its amount. "
         f"When {conditions.default_after_missed} installments are late, we send a notice of default, and you have "
         f"{conditions.cure_days} days to pay them. If they are still unpaid after that, the plan ends in default, the "

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from bot.messages import day
 from policy.config import Policy
+from policy.schedule import canonical_amount
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,31 @@ def plan_conditions(policy: Policy) -> PlanConditions:
     return conditions
 
 
+# The due date the terms state for the down payment: it falls due on the day
+# the customer accepts, so a customer who accepts late does not start in
+# arrears. The installment created at acceptance carries the actual date.
+ON_ACCEPTANCE = "on_acceptance"
+
+
+def canonical_schedule(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the agreed fields of ``schedule``, amounts to the cent and the down payment due on acceptance."""
+    return [
+        {
+            **_agreed_payment(row),
+            "amount": str(canonical_amount(Decimal(row["amount"]))),
+            **({"due_date": ON_ACCEPTANCE} if int(row["sequence"]) == 0 else {}),
+        }
+        for row in schedule
+    ]
+
+
+def due_wording(row: dict[str, Any]) -> str:
+    """Say when a schedule row falls due, for the customer: the down payment on acceptance."""
+    if int(row["sequence"]) == 0:
+        return "The day you accept"
+    return day(row["due_date"])
+
+
 def hash_terms(terms: dict[str, Any]) -> str:
     """Return the SHA-256 of ``terms`` serialised with sorted keys and no spaces."""
     canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"))
@@ -110,12 +137,12 @@ def canonical_terms(request: Any, revision: Any, extras: dict[str, Any] | None =
         "request_id": request.id,
         "account_id": request.account_id,
         "revision": revision.number,
-        "balance": str(revision.balance),
-        "down_payment": str(revision.down_payment),
+        "balance": str(canonical_amount(revision.balance)),
+        "down_payment": str(canonical_amount(revision.down_payment)),
         "installment_count": revision.installment_count,
         "frequency": revision.frequency,
         "first_due_date": revision.first_due_date.isoformat(),
-        "schedule": [_agreed_payment(row) for row in assessment.schedule] if assessment else [],
+        "schedule": canonical_schedule(assessment.schedule) if assessment else [],
         "policy_version": assessment.policy_version if assessment else None,
     }
     if extras:

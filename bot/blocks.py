@@ -290,7 +290,8 @@ def schedule_message(assessment: Assessment, currency: str) -> tuple[str, list[S
     lines = []
     for payment in assessment.schedule:
         name = "Down payment" if payment["sequence"] == 0 else f"Installment {payment['sequence']}"
-        line = f"{name}: {money(payment['amount'], currency)} due {day(payment['due_date'])}"
+        due = "when the customer accepts" if payment["sequence"] == 0 else day(payment["due_date"])
+        line = f"{name}: {money(payment['amount'], currency)} due {due}"
         if Decimal(payment.get("interest") or "0") > 0:
             line += f" (interest {money(payment['interest'], currency)}, principal {money(payment['principal'], currency)})"
         if Decimal(payment.get("fee") or "0") > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,6 +32,8 @@ def import_payments_command(path: Path = typer.Argument(..., help="CSV file with
         raise typer.Exit(2)
     settings = _load_settings()
     upgrade_database(settings.database_url)
+    # The command prints every payment's outcome itself; the log would repeat it.
+    logging.getLogger("bot.payments").setLevel(logging.ERROR)
     session_factory = make_session_factory(make_engine(settings.database_url))
     with session_factory.begin() as session:
         try:
@@ -47,11 +50,11 @@ def import_payments_command(path: Path = typer.Argument(..., help="CSV file with
             console.print(f"payment {result.reference}: {result.detail}", soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"Rows read: {report.rows_read}. Applied: {report.count('applied')}. Unmatched (kept): {report.count('unmatched')}. "
-        f"Already recorded: {report.count('duplicate')}. Rows skipped: {report.skipped}.",
+        f"Already recorded: {report.count('duplicate')}. Conflicts: {report.count('conflict')}. Rows skipped: {report.skipped}.",
         soft_wrap=True,
         highlight=False,
     )
-    if report.errors:
+    if report.errors or report.count("conflict"):
         raise typer.Exit(1)
 
 
@@ -84,7 +87,7 @@ def monitor_command(
 
 @app.command("revise")
 def revise_command(
-    request_id: int = typer.Argument(..., help="Request number, for example 12 for PP-00012."),
+    request: str = typer.Argument(..., help="Request id as shown in Slack, such as PP-00012, or its number, 12."),
     actor: str = typer.Option(..., help="Slack user id of the account manager or approver opening the new terms."),
     installments: int = typer.Option(..., help="Number of monthly installments."),
     first_due: str = typer.Option(..., help="First due date, YYYY-MM-DD."),
@@ -96,6 +99,13 @@ def revise_command(
     from bot.errors import PayplanError
     from bot.runtime import build_runtime
 
+    from bot.commands import parse_request_id
+
+    try:
+        request_id = parse_request_id(request)
+    except PayplanError as error:
+        error_console.print(error.user_message.replace("`", ""), soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
     try:
         amount = Decimal(down_payment)
     except InvalidOperation:
@@ -134,7 +144,7 @@ def _parse_date(value: str, option: str) -> date:
 
 @app.command("send-link")
 def send_link_command(
-    request_id: int = typer.Argument(..., help="Request number, for example 12 for PP-00012."),
+    request: str = typer.Argument(..., help="Request id as shown in Slack, such as PP-00012, or its number, 12."),
     to: str = typer.Option(..., help="Customer's e-mail address."),
     actor: str = typer.Option(..., help="Slack user id of the account manager sending it, for the audit trail."),
 ) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import AlreadyDecided, InvalidInput
 from bot.messages import escape_mrkdwn, request_label
+from bot.text_input import MESSAGE_WHITESPACE, clean_name, control_problem
 from policy.lifecycle import Status
 from storage.models import Agreement, AgreementDocument, AgreementResponse, PlanRequest, TermRevision
 
@@ -45,9 +46,11 @@ def decided_message(status: str) -> str:
 
 def check_signature(typed_name: str | None, consent: bool) -> str:
     """Return the typed full name, or raise InvalidInput naming each missing part of the signature."""
-    name = " ".join((typed_name or "").split())
+    name, problem = clean_name(typed_name or "")
     errors: dict[str, str] = {}
-    if not name:
+    if problem is not None:
+        errors["typed_name"] = problem
+    elif not name:
         errors["typed_name"] = "Type your full name to sign the agreement."
     elif len(name) > MAX_NAME_LENGTH:
         errors["typed_name"] = f"Your name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}."
@@ -119,10 +122,15 @@ def refuse_agreement(workflow: Workflow, *, token: str, decision: Refusal, messa
     if terms.status != "sent":
         raise AlreadyDecided(decided_message(terms.status))
     text = message.strip()
+    # The decline form's field is "reason", the change request's "message".
+    field = "reason" if decision == "declined" else "message"
     if decision == "changes_requested" and not text:
-        raise InvalidInput("The request for changes was not sent.", {"message": "Write which terms you would like changed."})
+        raise InvalidInput("The request for changes was not sent.", {field: "Write which terms you would like changed."})
     if len(text) > MAX_MESSAGE_LENGTH:
-        raise InvalidInput("The message is too long.", {"message": f"The message is {len(text)} characters long; the limit is {MAX_MESSAGE_LENGTH}."})
+        raise InvalidInput("The message is too long.", {field: f"The message is {len(text)} characters long; the limit is {MAX_MESSAGE_LENGTH}."})
+    problem = control_problem("The message", text, MESSAGE_WHITESPACE)
+    if problem is not None:
+        raise InvalidInput("The message was not sent.", {field: problem + "."})
 
     with workflow.session_factory.begin() as session:
         agreement, request, _, _ = load_agreement_rows(session, terms.agreement_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agreement_terms import PlanConditions
 from bot.messages import day, money, request_label
-from bot.plan_ledger import OPEN_INSTALLMENT_STATUSES, ZERO, installments_in_force
+from bot.plan_ledger import OPEN_INSTALLMENT_STATUSES, ZERO, installments_in_force, late_after
 from bot.workflow import move_status
 from policy.config import Policy
 from policy.lifecycle import Status
 from storage.audit import record_event
-from storage.models import Agreement, AgreementDocument, Installment, PlanRequest, PlanState
+from storage.models import Agreement, AgreementDocument, Installment, Invoice, InvoiceSettlement, PlanRequest, PlanState
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +96,10 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
         outcome.lines.append(line)
         outcome.messages.append((request_id, text, notify_requester))
 
+    # No installment is late before the plan is active (see late_after).
+    started_on = agreement.accepted_at.date() if agreement.accepted_at else today
     for installment in installments:
-        late_after = installment.due_date + timedelta(days=conditions.grace_days)
-        if installment.status != "scheduled" or installment.outstanding <= 0 or today <= late_after:
+        if installment.status != "scheduled" or installment.outstanding <= 0 or today <= late_after(installment, conditions.grace_days, started_on):
             continue
         claimed = session.execute(
             update(Installment)
@@ -161,6 +162,7 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
     open_items = [item for item in installments if item.status in OPEN_INSTALLMENT_STATUSES]
     if installments and not open_items and request.status == Status.ACTIVE:
         move_status(session, request, Status.COMPLETED, actor=ACTOR, now=now, details={"credit": str(state.credit)})
+        _settle_covered_invoices(session, request, document, today, now)
         _set_account_status(session, request, "current", now)
         credit = f" {money(state.credit, currency)} was paid beyond the plan and is kept as credit." if state.credit > 0 else ""
         event(
@@ -175,6 +177,27 @@ def _sweep_plan(session: Session, request_id: int, now: datetime, currency: str,
 
 def _name(installment: Installment) -> str:
     return "the down payment" if installment.sequence == 0 else f"installment {installment.sequence}"
+
+
+def _settle_covered_invoices(session: Session, request: PlanRequest, document: AgreementDocument, today: date, now: datetime) -> None:
+    """Mark the invoices the completed plan's agreement covers as settled today by the plan.
+
+    Without this the paid invoices stayed open, so the balance still counted
+    them and a new plan could be opened on the same debt.
+    """
+    numbers = [row["invoice_number"] for row in document.terms.get("invoices", [])]
+    invoices = session.scalars(
+        select(Invoice).where(Invoice.account_id == request.account_id, Invoice.invoice_number.in_(numbers), Invoice.settled_date.is_(None))
+    ).all()
+    for invoice in invoices:
+        invoice.settled_date = today
+        session.add(InvoiceSettlement(invoice_id=invoice.id, request_id=request.id, settled_on=today))
+    if invoices:
+        record_event(
+            session, actor=ACTOR, action="invoices.settled_by_plan", at=now, request_id=request.id,
+            revision=request.current_revision, before={"open_invoices": [invoice.invoice_number for invoice in invoices]},
+            after={"settled_on": today.isoformat(), "settled_by_request": request.id},
+        )
 
 
 def _set_account_status(session: Session, request: PlanRequest, status: str, now: datetime) -> None:

@@ -10,14 +10,14 @@ as the plan's credit.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.agreement_terms import canonical_terms, hash_terms
+from bot.agreement_terms import ON_ACCEPTANCE, canonical_schedule, canonical_terms, hash_terms
 from bot.agreement_document import extras_of
 from storage.models import Agreement, AgreementDocument, Installment, Payment, PaymentAllocation, PlanRequest, PlanState, TermRevision
 
@@ -25,21 +25,24 @@ ZERO = Decimal("0.00")
 OPEN_INSTALLMENT_STATUSES = ("scheduled", "late")
 
 
-def create_installments(session: Session, request: PlanRequest, revision: TermRevision, document: AgreementDocument) -> str:
+def create_installments(
+    session: Session, request: PlanRequest, revision: TermRevision, document: AgreementDocument, accepted_on: date
+) -> str:
     """Create the revision's installments and return the hash of the terms rebuilt from them.
 
-    The installments are read back from the database, so the hash proves
-    that what was stored is what was accepted.
+    The down payment falls due on ``accepted_on``, the day the customer
+    accepted. The installments are read back from the database, so the hash
+    proves that what was stored is what was accepted.
     """
     assessment = revision.assessment
     assert assessment is not None
-    for payment in assessment.schedule:
+    for payment in canonical_schedule(assessment.schedule):
         session.add(
             Installment(
                 request_id=request.id,
                 revision_id=revision.id,
                 sequence=int(payment["sequence"]),
-                due_date=date.fromisoformat(payment["due_date"]),
+                due_date=accepted_on if payment["due_date"] == ON_ACCEPTANCE else date.fromisoformat(payment["due_date"]),
                 amount=Decimal(payment["amount"]),
                 status="scheduled",
             )
@@ -50,7 +53,12 @@ def create_installments(session: Session, request: PlanRequest, revision: TermRe
         session.refresh(installment)
     terms: dict[str, Any] = canonical_terms(request, revision, extras_of(document.terms))
     terms["schedule"] = [
-        {"sequence": item.sequence, "due_date": item.due_date.isoformat(), "amount": str(item.amount)} for item in stored
+        {
+            "sequence": item.sequence,
+            "due_date": ON_ACCEPTANCE if item.sequence == 0 and item.due_date == accepted_on else item.due_date.isoformat(),
+            "amount": str(item.amount),
+        }
+        for item in stored
     ]
     if session.get(PlanState, request.id) is None:
         session.add(PlanState(request_id=request.id, credit=ZERO))
@@ -95,6 +103,50 @@ def installments_in_force(session: Session, request_id: int) -> list[Installment
 def outstanding_balance(session: Session, request_id: int) -> Decimal:
     """Return what is still owed on the plan in force, late fees included."""
     return sum((item.outstanding for item in installments_in_force(session, request_id) if item.status != "superseded"), ZERO)
+
+
+def late_after(installment: Installment, grace_days: int, started_on: date) -> date:
+    """Return the last day ``installment`` can be paid on time.
+
+    The grace period runs from the later of its due date and the day the
+    plan started, so nothing is late before the plan is active.
+    """
+    return max(installment.due_date, started_on) + timedelta(days=grace_days)
+
+
+def reverse_late_marks(session: Session, payment: Payment, request_id: int) -> list[Installment]:
+    """Undo the lateness of the installments ``payment`` pays that it was made on time for; return them.
+
+    A payment dated within an installment's due date plus grace that arrives
+    after the sweep marked it late pays no late fee: the installment goes
+    back to scheduled and the fee not yet paid is removed. Only installments
+    the payment pays in full, oldest first, are reversed.
+    """
+    agreement = agreement_in_force(session, request_id)
+    if agreement is None:
+        return []
+    document = session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id))
+    grace_days = int(document.terms["conditions"]["grace_days"]) if document is not None else 0
+    started_on = agreement.accepted_at.date() if agreement.accepted_at else payment.paid_on
+    remaining = payment.amount
+    reversed_items = []
+    for installment in installments_in_force(session, request_id):
+        if remaining <= 0:
+            break
+        if installment.status not in OPEN_INSTALLMENT_STATUSES:
+            continue
+        amount_due = installment.amount - installment.paid_amount
+        on_time = payment.paid_on <= late_after(installment, grace_days, started_on)
+        if installment.status == "late" and on_time and remaining >= amount_due:
+            installment.status = "scheduled"
+            installment.late_on = None
+            installment.late_fee = installment.late_fee_paid
+            reversed_items.append(installment)
+            remaining -= amount_due
+        else:
+            remaining -= amount_due + installment.late_fee - installment.late_fee_paid
+    session.flush()
+    return reversed_items
 
 
 def allocate(session: Session, payment: Payment, request_id: int) -> list[PaymentAllocation]:

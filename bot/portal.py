@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from bot.agreement_terms import due_wording
 from bot.customer_response import decided_message, refuse_agreement
 from bot.errors import AgreementLinkError, AlreadyDecided, IntegrityMismatch, InvalidInput
 from bot.messages import day, money, request_label
@@ -62,6 +63,11 @@ def agreement_endpoints(workflow: Workflow) -> tuple[Any, Any, Any]:
     async def answer_agreement(request: Request) -> Response:
         token = request.path_params["token"]
         form = await request.form()
+        try:
+            # A bad or expired link answers 410 whatever was posted, as GET does.
+            await run_in_threadpool(workflow.load_agreement, token)
+        except AgreementLinkError as error:
+            return _page("Agreement link problem", message=error.user_message, status_code=410)
         if not workflow.link_signer.check_form_token(token, str(form.get("form_token", ""))):
             logger.warning("agreement form rejected: invalid form token from %s", request.client.host if request.client else "unknown")
             return _page("Nothing was changed", message="The form was not valid. Open the link again and retry.", status_code=403)
@@ -116,7 +122,7 @@ def _terms_page(
     decided = terms.status != "sent"
     return _page(
         "Your payment plan",
-        message=decided_message(terms.status) if decided else None,
+        message=_status_message(terms) if decided else None,
         terms=_terms_view(terms, workflow.policy.currency),
         can_answer=not decided,
         form_token=workflow.link_signer.form_token(token),
@@ -128,11 +134,21 @@ def _terms_page(
     )
 
 
+def _status_message(terms: AgreementTerms) -> str:
+    message = decided_message(terms.status)
+    if terms.newer_terms_proposed:
+        message += (
+            " New terms have been proposed; this agreement stays in force until you accept them,"
+            " and your account manager will send you their link."
+        )
+    return message
+
+
 def _terms_view(terms: AgreementTerms, currency: str) -> dict[str, Any]:
     schedule = [
         {
             "name": "Down payment" if row["sequence"] == 0 else f"Installment {row['sequence']}",
-            "due": day(row["due_date"]),
+            "due": due_wording(row),
             "amount": money(row["amount"], currency),
         }
         for row in terms.schedule

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot import blocks
@@ -41,6 +42,13 @@ AMOUNT_PATTERN = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})(?:\.[0-9]
 INSTALLMENT_COUNT_PATTERN = re.compile(r"[0-9]{1,3}")
 
 
+_BOLT_LOGGER = logging.getLogger("slack_bolt.App")
+
+
+def _drop_unused_token_warning(record: logging.LogRecord) -> bool:
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_slack_app(
     *,
     workflow: Workflow,
@@ -58,6 +66,9 @@ def build_slack_app(
     listener when it is None. ``balance_refresher`` gives the request modal
     the account's live balance; without it the modal shows the stored one.
     """
+    # Bolt reads SLACK_BOT_TOKEN from the environment even when given a
+    # client, and then warns on every start that the token is unused.
+    _BOLT_LOGGER.addFilter(_drop_unused_token_warning)
     app = App(
         client=client,
         signing_secret=signing_secret,

@@ -106,6 +106,8 @@ class AgreementTerms:
     policy_version: str
     # The canonical terms document: parties, invoices, conditions, how to pay.
     document: dict[str, Any] = field(default_factory=dict)
+    # True for the agreement in force while newer terms await acceptance.
+    newer_terms_proposed: bool = False
 
 
 @dataclass(frozen=True)
@@ -551,7 +553,9 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 raise AgreementLinkError("This agreement link is not valid. Ask your account manager for a new link.")
             _, request, revision, document = load_agreement_rows(session, agreement.id)
             assert revision.assessment is not None
-            if revision.number != request.current_revision:
+            # The accepted agreement stays in force, and readable, until newer terms are accepted.
+            newer_terms_proposed = revision.number != request.current_revision
+            if newer_terms_proposed and agreement.status != "accepted":
                 raise AgreementLinkError("These terms were replaced by newer ones. Ask your account manager for the current link.")
             if agreement.status == "sent" and self.clock.now() >= agreement.expires_at:
                 raise AgreementLinkError("This agreement link has expired. Ask your account manager for a new link.")
@@ -568,6 +572,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 terms_hash=agreement.terms_hash,
                 policy_version=revision.assessment.policy_version,
                 document=dict(document.terms) if document else {},
+                newer_terms_proposed=newer_terms_proposed,
             )
 
     def accept_agreement(
@@ -607,7 +612,7 @@ class Workflow(NegotiationMixin, ReviewMixin):
                 self._audit(session, "customer", "agreement.superseded", request, {"agreement_id": superseded, "status": "accepted"}, {
                     "agreement_id": superseded, "status": "superseded", "by_agreement_id": agreement.id,
                 })
-            activated_hash = create_installments(session, request, revision, document)
+            activated_hash = create_installments(session, request, revision, document, self.today())
             if activated_hash != agreement.terms_hash:
                 raise IntegrityMismatch(
                     f"The installments created for {request_label(request.id)} do not match the accepted terms "

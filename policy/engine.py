@@ -18,7 +18,7 @@ from typing import Literal
 from policy.config import Policy
 from policy.facts import AccountFacts, PriorPlan
 from policy.risk import RiskFactor, grade_risk
-from policy.schedule import PERIODS_PER_YEAR, ScheduledPayment, ScheduleError, build_schedule, minor_unit
+from policy.schedule import PERIODS_PER_YEAR, ScheduledPayment, ScheduleError, build_schedule, canonical_amount, minor_unit
 
 __all__ = [
     "AccountProfile",
@@ -127,6 +127,12 @@ class Terms:
     first_due_date: date
     frequency: str = "monthly"
     apr: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        # Terms from the CLI, Slack and webhooks all pass here, so amounts are
+        # stored and hashed in one form whatever the caller typed.
+        object.__setattr__(self, "balance", canonical_amount(self.balance))
+        object.__setattr__(self, "down_payment", canonical_amount(self.down_payment))
 
     @property
     def duration_months(self) -> int:

@@ -97,6 +97,18 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-exponent)
 
 
+def canonical_amount(amount: Decimal, unit: Decimal = CENT) -> Decimal:
+    """Return ``amount`` written to ``unit``: ``100``, ``100.0`` and ``100.00`` all give ``100.00``.
+
+    Every money value of a plan's terms is canonicalised here before it is
+    stored or hashed, so the same amount always reads back and hashes the
+    same. An amount with a fraction of ``unit`` is returned unchanged, for
+    validation to reject with the value the user typed.
+    """
+    exact = amount.quantize(unit, rounding=ROUND_DOWN)
+    return exact if exact == amount else amount
+
+
 def monthly_due_dates(first_due_date: date, count: int) -> list[date]:
     """Return ``count`` monthly due dates anchored on ``first_due_date``'s day.
 

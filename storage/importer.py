@@ -232,7 +232,7 @@ def column_positions(
     if missing:
         raise ImportFileError(
             f"{path} is missing required columns: {', '.join(missing)}. "
-            f"The header must contain {', '.join(required)}."
+            f"The header must contain {', '.join(required)}; it has {', '.join(header) if any(header) else 'no column names'}."
         )
     return {name: header.index(name) for name in known if name in header}
 

@@ -592,3 +592,17 @@ class CustomerContact(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("plan_requests.id"))
     kind: Mapped[str] = mapped_column(String(32))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InvoiceSettlement(Base):
+    """An invoice settled by a completed payment plan rather than paid on its own.
+
+    The invoice's ``settled_date`` is set to the day the plan completed, so
+    balances and facts stop counting it; this row says which plan paid it.
+    """
+
+    __tablename__ = "invoice_settlements"
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("plan_requests.id"), index=True)
+    settled_on: Mapped[date] = mapped_column(Date)

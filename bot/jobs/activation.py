@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.agreement_expiry import expire_agreement
 from bot.jobs.claims import claim
 from bot.jobs.registry import JobContext
 from bot.jobs.slack import post_in_thread, send_dm
 from bot.messages import request_label
+from bot.plan_ledger import agreement_in_force
 from policy.lifecycle import Status
 from storage.audit import record_event
 from storage.models import Agreement, PlanRequest
@@ -72,6 +74,16 @@ def _expire(context: JobContext, agreement_id: int, expires_at: datetime, now: d
             session.rollback()
             return []
         label = request_label(request.id)
+        if agreement_in_force(session, request.id) is not None:
+            # New terms for an active plan expired: the agreement in force
+            # continues and the request goes back to active, with no resend.
+            outcome = expire_agreement(session, agreement_id, now)
+            if outcome is None:
+                session.rollback()
+                return []
+            _, line, text = outcome
+            post_in_thread(context.slack, request, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+            return [line]
         agreement.status = "expired"
         context.workflow._set_status(session, request, Status.EXPIRED, ACTOR, {"agreement_id": agreement.id, "expired_at": expires_at})
         text = f"The agreement link for {label} expired unaccepted, so the request is now expired."

@@ -32,7 +32,7 @@ def test_payments_import_reports_rows(tmp_path: Path, database: Path) -> None:
     second = runner.invoke(app, ["payments", "import", str(csv_path)])
 
     assert first.exit_code == 1, first.output
-    assert "row 3, column amount, value '-1': amount -1 is negative" in first.output
+    assert "row 3, column amount, value '-1': amount -1 is negative; a payment must be more than zero" in first.output
     assert "payment R-1: kept as unmatched: account 'GHOST' is not known" in first.output
     assert "Unmatched (kept): 1" in first.output
     assert "Already recorded: 1" in second.output
@@ -48,6 +48,7 @@ def test_payments_import_missing_column(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "missing required columns: paid_on" in result.output
+    assert "it has reference, account_id, amount" in result.output
 
 
 def test_plans_monitor_runs(database: Path) -> None:
@@ -64,3 +65,16 @@ def test_plans_revise_needs_portal_secret() -> None:
 
     assert result.exit_code == 2
     assert "PAYPLAN_PORTAL_SECRET is not set" in result.output
+
+
+def test_plans_revise_takes_the_slack_request_id(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYPLAN_PORTAL_SECRET", "portal-secret")
+    runner.invoke(app, ["db", "upgrade"])
+
+    shown = runner.invoke(app, ["plans", "revise", "PP-00042", "--actor", "U1", "--installments", "3", "--first-due", "2013-08-01"])
+    garbled = runner.invoke(app, ["plans", "revise", "PP-4x", "--actor", "U1", "--installments", "3", "--first-due", "2013-08-01"])
+
+    assert shown.exit_code == 1, shown.output
+    assert "Request 42 was not found." in shown.output
+    assert garbled.exit_code == 2
+    assert "PP-4x is not a request id" in garbled.output

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.summary import Summarizer
+from bot.agreement_expiry import run_agreement_expiry
 from bot.agreement_terms import hash_terms
 from bot.clock import FixedClock
 from bot.config import load_policy
@@ -30,15 +31,21 @@ from storage.models import (
     AgreementResponse,
     AuditEvent,
     Installment,
+    Invoice,
+    InvoiceSettlement,
     PaymentAllocation,
     PlanRequest,
     PlanState,
     UnmatchedPayment,
 )
+from policy.facts import compute_facts
+from storage.repository import invoice_history
 from tests.factories import add_past_due_account
 
 AS_OF = date(2013, 6, 14)
 REQUESTER = "UREQUESTER"
+# The payment files are imported after the payments they list were made.
+IMPORTED_AT = datetime(2013, 7, 16, 9, 0, tzinfo=timezone.utc)
 APPROVERS = {"collections_manager": ["UMANAGER"], "finance_controller": ["UCONTROLLER"], "revenue_operations_lead": ["UREVOPS"], "legal_compliance": ["ULEGAL"]}
 
 
@@ -328,10 +335,175 @@ def test_payments_csv_reports_bad_rows(workflow: Workflow, tmp_path: Path) -> No
     )
 
     with workflow.session_factory.begin() as session:
-        report = import_payments(session, path, now=workflow.clock.now())
+        report = import_payments(session, path, now=IMPORTED_AT)
 
     assert [(error.row, error.column) for error in report.errors] == [(3, "paid_on"), (4, "amount"), (6, "reference")]
     assert [result.outcome for result in report.results] == ["applied", "unmatched"]
     with workflow.session_factory.begin() as session:
-        again = import_payments(session, tmp_path / "payments.csv", now=workflow.clock.now())
+        again = import_payments(session, tmp_path / "payments.csv", now=IMPORTED_AT)
     assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
+
+
+@pytest.mark.parametrize("down", ["100", "100.0", "100.00"])
+def test_revised_down_payment_activates_however_written(workflow: Workflow, down: str) -> None:
+    request_id, _ = open_and_accept(workflow)
+    workflow.reopen_for_changes(
+        actor=REQUESTER, request_id=request_id, down_payment=Decimal(down), installment_count=3, first_due_date=date(2013, 7, 20)
+    )
+    token = approve(workflow, request_id)
+
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    with workflow.session_factory() as session:
+        document = session.scalars(select(AgreementDocument).order_by(AgreementDocument.id)).all()[-1]
+    assert document.terms["down_payment"] == "100.00"
+    assert document.terms["schedule"][0] == {"sequence": 0, "due_date": document.terms["schedule"][0]["due_date"], "amount": "100.00"}
+    assert status_of(workflow, request_id) == ("active", "scheduled_repayment")
+
+
+def test_down_payment_falls_due_on_acceptance(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("100.00"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+    clock.set(datetime(2013, 6, 25, 9, 0, tzinfo=timezone.utc))
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    with workflow.session_factory() as session:
+        down = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 0))
+        document = session.scalar(select(AgreementDocument))
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document.pdf)).pages)
+    assert down.due_date == date(2013, 6, 25)
+    assert "is due on the day you accept these terms" in text
+    assert sweep(workflow, thread, date(2013, 6, 30)) == []
+    assert sweep(workflow, thread, date(2013, 7, 1)) == [f"PP-{request_id:05d}: the down payment due 2013-06-25 is late; 125.00 outstanding"]
+
+
+def test_no_installment_is_late_before_the_plan_is_active(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    workflow.agreement_link_days = 60
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+    clock.set(datetime(2013, 7, 18, 9, 0, tzinfo=timezone.utc))
+    workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+    assert sweep(workflow, thread, date(2013, 7, 21)) == []
+    assert sweep(workflow, thread, date(2013, 7, 23)) == []
+    assert sweep(workflow, thread, date(2013, 7, 24)) == [f"PP-{request_id:05d}: installment 1 due 2013-07-15 is late; 168.52 outstanding"]
+
+
+def test_completed_plan_settles_its_invoices(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    pay(workflow, "P-ALL", "430.55", date(2013, 7, 15))
+
+    sweep(workflow, thread, date(2013, 7, 16))
+
+    with workflow.session_factory() as session:
+        invoices = session.scalars(select(Invoice).where(Invoice.amount.in_([Decimal("120.00"), Decimal("310.55")]))).all()
+        settlements = session.scalars(select(InvoiceSettlement)).all()
+        facts = compute_facts("SMALL", invoice_history(session, "SMALL"), date(2013, 7, 16))
+    assert {invoice.settled_date for invoice in invoices} == {date(2013, 7, 16)}
+    assert {(item.invoice_id, item.request_id) for item in settlements} == {(invoice.id, request_id) for invoice in invoices}
+    assert facts.open_balance == Decimal("0.00")
+    assert "invoices.settled_by_plan" in actions(workflow, request_id)
+
+
+def test_active_plan_blocks_a_second_plan_on_its_invoices(workflow: Workflow) -> None:
+    open_and_accept(workflow)
+
+    second = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Same debt again.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+
+    with workflow.session_factory() as session:
+        flags = session.get(PlanRequest, second).revisions[-1].assessment.flags
+    assert any(flag["code"] == "open_plan_exists" and flag["blocking"] for flag in flags)
+
+
+def test_overlapping_imports_report_duplicates(workflow: Workflow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second import that checked its references before the first one
+    # committed reports them as already recorded instead of failing.
+    from bot import payments
+
+    open_and_accept(workflow)
+    path = tmp_path / "payments.csv"
+    path.write_text("reference,account_id,paid_on,amount\nR-1,SMALL,2013-07-15,143.52\nR-2,GHOST,2013-07-15,20.00\n", encoding="utf-8")
+    with workflow.session_factory.begin() as session:
+        import_payments(session, path, now=IMPORTED_AT)
+    real_check = payments._already_recorded
+    blind = ["R-1", "R-2"]
+    monkeypatch.setattr(payments, "_already_recorded", lambda session, ref: None if ref in blind and not blind.remove(ref) else real_check(session, ref))
+
+    with workflow.session_factory.begin() as session:
+        again = import_payments(session, path, now=IMPORTED_AT)
+
+    assert [result.outcome for result in again.results] == ["duplicate", "duplicate"]
+    with workflow.session_factory() as session:
+        assert session.scalars(select(PaymentAllocation.amount)).all() == [Decimal("143.52")]
+
+
+def test_on_time_payment_after_the_sweep_pays_no_late_fee(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    sweep(workflow, thread, date(2013, 7, 21))
+
+    pay(workflow, "P-ON-TIME", "143.52", date(2013, 7, 20))
+
+    with workflow.session_factory() as session:
+        first = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 1))
+        credit = session.get(PlanState, request_id).credit
+    assert (first.status, first.late_fee, first.late_on) == ("paid", Decimal("0.00"), None)
+    assert credit == Decimal("0.00")
+    assert "installment.late_reversed" in actions(workflow, request_id)
+    assert sweep(workflow, thread, date(2013, 7, 22)) == []
+
+
+def test_late_payment_after_the_sweep_pays_the_late_fee(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow)
+    sweep(workflow, thread, date(2013, 7, 21))
+
+    pay(workflow, "P-LATE", "143.52", date(2013, 7, 21))
+
+    with workflow.session_factory() as session:
+        first = session.scalar(select(Installment).where(Installment.request_id == request_id, Installment.sequence == 1))
+    assert (first.status, first.late_fee, first.late_fee_paid) == ("late", Decimal("25.00"), Decimal("25.00"))
+    assert "installment.late_reversed" not in actions(workflow, request_id)
+
+
+def test_payment_detail_names_installments_by_number(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id, _ = open_and_accept(workflow, down="100.00")
+    sweep(workflow, thread, date(2013, 6, 20))
+
+    result = pay(workflow, "P-1", "150.00", date(2013, 6, 20))
+
+    assert result.detail == f"PP-{request_id:05d}: 25.00 to the late fee of the down payment, 100.00 to the down payment, 25.00 to installment 1"
+
+
+def test_unanswered_agreement_expires(workflow: Workflow, thread: RecordingThread) -> None:
+    request_id = workflow.open_request(
+        actor=REQUESTER, data=RequestInput("SMALL", "cash_flow", "Late receivable.", Decimal("0"), 3, date(2013, 7, 15))
+    )
+    token = approve(workflow, request_id)
+
+    assert run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 28, 14, 0, tzinfo=timezone.utc)) == []
+    expired = run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 28, 15, 0, tzinfo=timezone.utc))
+
+    assert expired == [f"PP-{request_id:05d}: the agreement expired unanswered; the request is expired"]
+    assert status_of(workflow, request_id)[0] == "expired"
+    assert "agreement.expired" in actions(workflow, request_id)
+    assert any("before its link expired" in text for _, text, _ in thread.posts)
+    assert run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 6, 29, tzinfo=timezone.utc)) == []
+    with pytest.raises(AlreadyDecided):
+        workflow.accept_agreement(token=token, ip=None, user_agent=None, typed_name="Dana Smith", consent=True)
+
+
+def test_unanswered_renegotiation_expires_and_the_plan_continues(workflow: Workflow, thread: RecordingThread, clock: FixedClock) -> None:
+    request_id, _ = open_and_accept(workflow)
+    workflow.reopen_for_changes(actor=REQUESTER, request_id=request_id, down_payment=Decimal("0"), installment_count=5, first_due_date=date(2013, 7, 20))
+    approve(workflow, request_id)
+
+    expired = run_agreement_expiry(workflow.session_factory, thread, datetime(2013, 7, 1, tzinfo=timezone.utc))
+
+    assert expired == [f"PP-{request_id:05d}: the new agreement expired unanswered; the agreement in force continues"]
+    assert status_of(workflow, request_id) == ("active", "scheduled_repayment")
+    assert pay(workflow, "P-1", "143.52", date(2013, 7, 1)).outcome == "applied"

@@ -110,7 +110,7 @@ def test_down_payment_minimum(consumer) -> None:
     result = assess(consumer, facts, terms("20000.00", 6, down="500", days=14), as_of=AS_OF, open_plan_count=0, account=profile)
 
     flag = next(flag for flag in result.flags if flag.code == FlagCode.DOWN_PAYMENT_BELOW_MIN)
-    assert (flag.limit, flag.actual) == ("1000.00", "500")
+    assert (flag.limit, flag.actual) == ("1000.00", "500.00")
     assert result.counter_proposal is not None
     assert result.counter_proposal.down_payment == Decimal("1000.00")
 

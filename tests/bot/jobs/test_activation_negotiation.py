@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import time_machine
 from sqlalchemy import select, update
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 from bot.jobs.activation import RESEND_ACTION
 from bot.jobs.listeners import resend_agreement
 from bot.jobs.scheduler import run_job
+from bot.links import LinkClaims
 from bot.slack_stub import SlackStub
 from storage.models import Agreement, ApprovalStep, PlanRequest, TermRevision
 from tests.bot.jobs.conftest import START, JobsHarness, dm_texts, thread_texts
@@ -63,6 +65,26 @@ def test_expired_link_marks_request(harness: JobsHarness, stub: SlackStub, trave
         if element["action_id"] == RESEND_ACTION
     ]
     assert len(buttons) == 1
+
+
+def test_expired_renegotiation_keeps_plan_active(harness: JobsHarness, stub: SlackStub, traveller: time_machine.Coordinates) -> None:
+    workflow = harness.runtime.workflow
+    request_id = harness.open_request()
+    approve_all(harness, request_id)
+    with harness.runtime.session_factory() as session:
+        agreement = session.scalars(select(Agreement).where(Agreement.request_id == request_id)).one()
+        token = workflow.link_signer.token(LinkClaims(agreement.id, agreement.revision_id, agreement.expires_at))
+    workflow.accept_agreement(token=token, ip="203.0.113.7", user_agent="Browser/1.0", typed_name="Dana Smith", consent=True)
+    workflow.reopen_for_changes(
+        actor="UREQUESTER", request_id=request_id, down_payment=Decimal("0"), installment_count=5, first_due_date=START.date() + timedelta(days=20)
+    )
+    approve_all(harness, request_id)
+    traveller.move_to(START + timedelta(days=15))
+
+    lines = run_job(harness.context, "agreement-activation")
+
+    assert any("the agreement in force continues" in line for line in lines)
+    assert request_status(harness, request_id) == "active"
 
 
 def test_resend_reopens_agreement(harness: JobsHarness, stub: SlackStub, traveller: time_machine.Coordinates) -> None:
