@@ -356,8 +356,11 @@ def _print_table(console: Console, rows: list[DemoRow], currency: str) -> None:
         ("Decision", "left"),
         ("Final status", "left"),
     )
+    # Ids, dates and amounts never wrap; tier and decision text wraps, so the
+    # table stays readable in an 80-column terminal.
+    wrapping = {"Tier", "Decision"}
     for column, justify in columns:
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=column not in wrapping)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(
             request_label(row.request_id),

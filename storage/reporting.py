@@ -23,8 +23,9 @@ chart the same numbers. Definitions, which docs/audit.md repeats:
   whose assessment raised a flag other than a routing flag, or that were
   granted an exception (an ``exception.*`` event, or a move from ineligible
   to pending approval).
-- SLA breaches: audit events whose action starts with ``sla.``, counted per
-  action.
+- SLA breaches: the scheduler's SLA events, counted per action: nudges
+  (``step.nudged``), escalations it made (``step.escalated`` by
+  ``system:sla``) and breaches at the top tier (``step.sla_breached``).
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ class PlanReport:
     consistency: tuple[ConsistencyGroup, ...] = field(default=())
 
 
+SLA_ACTOR = "system:sla"
+
+
+def _is_sla_event(audit_event: AuditEvent) -> bool:
+    """Tell whether an event records an approval step past its SLA."""
+    if audit_event.action in ("step.nudged", "step.sla_breached"):
+        return True
+    return audit_event.action == "step.escalated" and audit_event.actor == SLA_ACTOR
+
+
 def compute_report(
     session: Session,
     *,
@@ -141,7 +152,7 @@ def compute_report(
         requests=len(requests),
         outcomes=dict(sorted(Counter(request.status for request in requests).items())),
         approval_time_by_tier=_approval_time_by_tier(requests),
-        sla_breaches=dict(sorted(Counter(audit_event.action for audit_event in events if audit_event.action.startswith("sla.")).items())),
+        sla_breaches=dict(sorted(Counter(audit_event.action for audit_event in events if _is_sla_event(audit_event)).items())),
         approval_to_acceptance=_approval_to_acceptance(session, request_ids),
         recovery=_recovery(session, request_ids, as_of),
         default_rate_by_grade=_default_rates(requests, _risk_grade),
@@ -373,7 +384,7 @@ def figure_rows(report: PlanReport) -> list[FigureRow]:
         rows.extend(_duration_rows("approval hours", tier, stats))
     rows.extend(FigureRow("SLA breaches", action, str(count), "") for action, count in report.sla_breaches.items())
     if not report.sla_breaches:
-        rows.append(FigureRow("SLA breaches", "all", "0", "no sla.* events"))
+        rows.append(FigureRow("SLA breaches", "all", "0", "no nudge or SLA escalation"))
     rows.extend(_duration_rows("hours from approval to acceptance", "all", report.approval_to_acceptance))
     rows.append(_rate_row("recovery rate %", "collected over scheduled", report.recovery))
     rows.extend(_rate_row("default rate % by risk grade", grade, value) for grade, value in report.default_rate_by_grade.items())

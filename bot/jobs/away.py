@@ -34,6 +34,9 @@ def handle_away_command(workflow: Workflow, *, user_id: str, text: str) -> str:
         delegate = match.group(1)
         if delegate == user_id:
             return "You cannot delegate to yourself. Name another approver."
+    problem = _delegate_problem(workflow, user_id, delegate)
+    if problem:
+        return problem
 
     now = workflow.clock.now()
     with workflow.session_factory.begin() as session:
@@ -42,3 +45,24 @@ def handle_away_command(workflow: Workflow, *, user_id: str, text: str) -> str:
                      after={"user": user_id, "starts_on": starts_on, "ends_on": ends_on, "delegate": delegate})
     delegate_text = f" Your approvals go to <@{delegate}> meanwhile." if delegate else " Your approvals go to your tier's delegate meanwhile."
     return f"Recorded: you are away from {starts_on.isoformat()} to {ends_on.isoformat()}.{delegate_text}"
+
+
+def _delegate_problem(workflow: Workflow, user_id: str, delegate: str | None) -> str | None:
+    """Explain why ``user_id`` cannot record this absence, or return None when they can.
+
+    A delegate must approve at ``user_id``'s lowest tier or a higher one, so an
+    absence never hands approval authority to someone the configuration does
+    not already trust with it.
+    """
+    ordered = [tier.name for tier in workflow.policy.tiers]
+    ordered += [name for name in workflow.approvers if name not in ordered]
+    own = [tier for tier in ordered if workflow._is_tier_approver(tier, user_id)]
+    if not own:
+        return f"You are not an approver of any tier, so you have no approvals to delegate. {USAGE}"
+    eligible = ordered[ordered.index(own[0]):]
+    if delegate is None or any(workflow._is_tier_approver(tier, delegate) for tier in eligible):
+        return None
+    return (
+        f"<@{delegate}> is not an approver of {own[0]} or a higher tier, so they cannot take your approvals. "
+        "Name one of those approvers, or leave out the delegate to use your tier's configured delegate."
+    )

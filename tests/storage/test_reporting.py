@@ -134,15 +134,18 @@ def add_plan(session: Session, plan: Plan) -> None:
 
 
 def add_events(session: Session) -> None:
-    def event(request_id: int, action: str, before: dict[str, str] | None = None) -> None:
-        record_event(session, actor="system:test", action=action, at=at(25), request_id=request_id, revision=1,
+    def event(request_id: int, action: str, before: dict[str, str] | None = None, actor: str = "system:test") -> None:
+        record_event(session, actor=actor, action=action, at=at(25), request_id=request_id, revision=1,
                      before=before or {}, after={})
 
-    event(5, "sla.nudged")
-    event(5, "sla.nudged")
-    event(5, "sla.escalated")
+    event(5, "step.nudged", actor="system:sla")
+    event(5, "step.nudged", actor="system:sla")
+    event(5, "step.escalated", actor="system:sla")
+    event(5, "step.sla_breached", actor="system:sla")
+    # An approver's own Escalate click is no SLA breach.
+    event(5, "step.escalated", actor="U0APPROVER")
     # Outside the range: not counted.
-    event(7, "sla.escalated")
+    event(7, "step.escalated", actor="system:sla")
     # Request 1 was granted an exception, so it was decided outside standard policy.
     event(1, "exception.granted")
 
@@ -182,8 +185,9 @@ def test_report_approval_time_by_tier(report_session: Session) -> None:
 def test_report_sla_breaches(report_session: Session) -> None:
     report = compute_report(report_session, start=START, end=END, as_of=AS_OF)
 
-    # Request 5: two nudges and one escalation; request 7's escalation is out of range.
-    assert report.sla_breaches == {"sla.escalated": 1, "sla.nudged": 2}
+    # Request 5: two nudges, one SLA escalation and one breach at the top tier; the
+    # approver's own escalation does not count, and request 7's is out of range.
+    assert report.sla_breaches == {"step.escalated": 1, "step.nudged": 2, "step.sla_breached": 1}
 
 
 def test_report_approval_to_acceptance(report_session: Session) -> None:

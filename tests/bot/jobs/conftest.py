@@ -25,7 +25,7 @@ REQUESTER = "UREQUESTER"
 APPROVERS = {
     "collections_manager": ["UMANAGER"],
     "finance_controller": ["UCONTROLLER"],
-    "revenue_operations_lead": ["UREVOPS"],
+    "revenue_operations_lead": ["UREVOPS", "UDANA"],
     "legal_compliance": ["ULEGAL"],
 }
 DIGEST_MANAGERS = ["UDIGEST1", "UDIGEST2"]

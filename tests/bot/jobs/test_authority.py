@@ -157,6 +157,7 @@ def test_absence_over_is_available(harness: JobsHarness, stub: SlackStub, travel
         ("away 2026-02-01 2026-02-09", "before today"),
         ("away 2026-03-10 2026-03-12 delegate dana", "is not `delegate @user`"),
         ("away 2026-03-10 2026-03-12 delegate <@UMANAGER>", "cannot delegate to yourself"),
+        ("away 2026-03-10 2026-03-12 delegate <@UNOBODY>", "is not an approver of collections_manager or a higher tier"),
     ],
 )
 def test_away_command_rejects_bad_input(harness: JobsHarness, text: str, expected: str) -> None:
@@ -217,3 +218,17 @@ def test_unconfigured_tier_goes_to_fallback(engine, database_url: str, stub: Sla
     assert event.before["approvers"] == []
     assert event.after["delegate"] == "UFALLBACK"
     harness.close()
+
+
+def test_away_command_rejects_non_approver(harness: JobsHarness) -> None:
+    reply = handle_away_command(harness.runtime.workflow, user_id="URANDOM", text="away 2026-03-10 2026-03-12")
+
+    assert "not an approver of any tier" in reply
+    with harness.runtime.session_factory() as session:
+        assert session.scalars(select(Absence)).all() == []
+
+
+def test_away_delegate_must_not_be_lower_tier(harness: JobsHarness) -> None:
+    reply = handle_away_command(harness.runtime.workflow, user_id="UCONTROLLER", text="away 2026-03-10 2026-03-12 delegate <@UMANAGER>")
+
+    assert "is not an approver of finance_controller or a higher tier" in reply
