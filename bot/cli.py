@@ -147,11 +147,7 @@ def serve(
 
     _configure_logging(verbose)
     settings = _load_settings()
-    missing = settings.missing_for_serve(http=http)
-    if missing:
-        for name in missing:
-            error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.", soft_wrap=True)
-        raise typer.Exit(2)
+    exit_if_missing(settings.missing_for_serve(http=http))
 
     try:
         policy = load_policy(settings.policy_path)
@@ -261,6 +257,15 @@ def _load_settings() -> Settings:
     except SettingsError as error:
         error_console.print(f"Invalid setting: {error}. JSON values such as PAYPLAN_APPROVERS must be valid JSON. See {README_CONFIGURATION}.", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
+
+
+def exit_if_missing(names: list[str]) -> None:
+    """Print each missing environment variable in ``names`` and exit with status 2; return if there are none."""
+    if not names:
+        return
+    for name in names:
+        error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.", soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def open_database(settings: Settings) -> sessionmaker[Session]:
