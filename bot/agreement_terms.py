@@ -1,9 +1,9 @@
 """The conditions an agreement states beyond its schedule, and its canonical terms.
 
-Grace period, late fee, default after missed installments, cure period,
-interest and fees come from the policy when it defines them and from
-``DEFAULT_CONDITIONS`` otherwise. :func:`plan_conditions` is the one place
-that reads them, so a policy that gains these fields changes only it.
+Grace period, late fee, default after missed installments and set-up fee
+come from the policy's ``terms`` section; the cure period and interest rate,
+which the policy has no field for, come from ``DEFAULT_CONDITIONS``.
+:func:`plan_conditions` is the one place that reads them.
 
 The canonical terms are the JSON document whose SHA-256 identifies an
 agreement. The approved, accepted and activated terms must hash the same.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -52,8 +52,8 @@ class PlanConditions:
         )
 
 
-# NOTE: used until the policy file defines these conditions. The figures are
-# estimates of common business-to-business terms, not sourced values, so
+# NOTE: the cure period and interest rate here apply to every plan, because
+# the policy file has no field for them. The figures are estimates of common business-to-business terms, not sourced values, so
 # review them before relying on them.
 DEFAULT_CONDITIONS = PlanConditions(
     grace_days=5,
@@ -66,22 +66,20 @@ DEFAULT_CONDITIONS = PlanConditions(
 
 
 def plan_conditions(policy: Policy) -> PlanConditions:
-    """Return the policy's plan conditions, or ``DEFAULT_CONDITIONS`` where it has none."""
-    section = getattr(policy, "plan_conditions", None)
-    if section is None:
-        return DEFAULT_CONDITIONS
-    values = DEFAULT_CONDITIONS.to_dict()
-    for name in values:
-        if getattr(section, name, None) is not None:
-            values[name] = str(getattr(section, name))
-    conditions = PlanConditions.from_dict(values)
-    if conditions.annual_interest_rate > 0:
-        # The schedule splits the balance without interest, so an agreement
-        # stating interest would not match its own installments.
-        raise ValueError(
-            f"the policy sets an annual interest rate of {conditions.annual_interest_rate}%, but schedules do not charge interest yet; set it to 0"
-        )
-    return conditions
+    """Return the conditions the policy's ``terms`` section sets.
+
+    Grace days, late fee, missed installments before default and set-up fee
+    come from ``policy.terms``. The policy has no field for the cure period or
+    for a plan-wide interest rate, so those keep ``DEFAULT_CONDITIONS``.
+    """
+    terms = policy.terms
+    return replace(
+        DEFAULT_CONDITIONS,
+        grace_days=terms.grace_days,
+        late_fee=terms.late_fee,
+        default_after_missed=terms.default_after_missed,
+        setup_fee=terms.setup_fee,
+    )
 
 
 # The due date the terms state for the down payment: it falls due on the day

@@ -63,15 +63,19 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
     """Create or upgrade the schema of the database at DATABASE_URL."""
     from storage.db import upgrade_database
 
-    settings = Settings()
-    upgrade_database(settings.database_url, revision)
+    settings = _load_settings()
+    open_database(settings, create=True)
+    try:
+        upgrade_database(settings.database_url, revision)
+    except SQLAlchemyError as error:
+        exit_on_database_error(settings.database_url, error)
     console.print(f"Database at {_display_url(settings.database_url)} upgraded to revision {revision!r}.")
 
 
 @import_app.command("invoices")
 def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in the accounts receivable export format.")) -> None:
     """Load invoices, their accounts and payments from a CSV file into DATABASE_URL."""
-    from storage.db import make_engine, make_session_factory, upgrade_database
+    from storage.db import upgrade_database
     from storage.importer import ImportFileError, import_invoices
 
     if path.is_dir():
@@ -81,8 +85,11 @@ def import_invoices_command(path: Path = typer.Argument(..., help="CSV file in t
         error_console.print(f"File not found: {path}. Give the path of a CSV file.", soft_wrap=True, markup=False)
         raise typer.Exit(2)
     settings = _load_settings()
-    upgrade_database(settings.database_url)
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = open_database(settings, create=True)
+    try:
+        upgrade_database(settings.database_url)
+    except SQLAlchemyError as error:
+        exit_on_database_error(settings.database_url, error)
 
     with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True) as progress:
         task = progress.add_task("import", total=None)
@@ -147,11 +154,7 @@ def serve(
 
     _configure_logging(verbose)
     settings = _load_settings()
-    missing = settings.missing_for_serve(http=http)
-    if missing:
-        for name in missing:
-            error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.", soft_wrap=True)
-        raise typer.Exit(2)
+    exit_if_missing(settings.missing_for_serve(http=http))
 
     try:
         policy = load_policy(settings.policy_path)
@@ -263,11 +266,21 @@ def _load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def open_database(settings: Settings) -> sessionmaker[Session]:
+def exit_if_missing(names: list[str]) -> None:
+    """Print each missing environment variable in ``names`` and exit with status 2; return if there are none."""
+    if not names:
+        return
+    for name in names:
+        error_console.print(f"Missing setting: {name} is not set. See {README_CONFIGURATION}.", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def open_database(settings: Settings, *, create: bool = False) -> sessionmaker[Session]:
     """Return a session factory for DATABASE_URL, whose schema must exist; exit with status 2 saying what to fix.
 
     A SQLite file that does not exist is reported instead of opened, because
-    opening it would create an empty database without tables.
+    opening it would create an empty database without tables. With
+    ``create``, as for ``payplan db upgrade``, only its folder must exist.
     """
     from storage.db import make_engine, make_session_factory
 
@@ -288,7 +301,14 @@ def open_database(settings: Settings) -> sessionmaker[Session]:
         if path.is_dir():
             error_console.print(f"DATABASE_URL names {path}, which is a directory. Give the path of the SQLite file.", soft_wrap=True, markup=False)
             raise typer.Exit(2)
-        if not path.exists():
+        if create and not path.parent.is_dir():
+            error_console.print(
+                f"The folder {path.parent} of the SQLite database in DATABASE_URL does not exist. Create it, or fix DATABASE_URL.",
+                soft_wrap=True,
+                markup=False,
+            )
+            raise typer.Exit(2)
+        if not create and not path.exists():
             error_console.print(
                 f"The SQLite database {path} in DATABASE_URL does not exist. Run `payplan db upgrade` to create it, or fix DATABASE_URL.",
                 soft_wrap=True,

@@ -132,6 +132,16 @@ def eval_command(
     summarizer = build_summarizer(settings, make_session_factory(make_engine("sqlite://")))
     summarizer.daily_token_budget = None
     report = evaluate(summarizer, loaded)
+    if report.model_summaries == 0:
+        # Without a model summary the scores would grade the offline keyword check, not the model.
+        reasons = sorted({(result.record.fallback_reason or "unknown").rstrip(".") for result in report.results})
+        error_console.print(
+            f"No model summary was produced ({len(report.results)} of {len(report.results)} fell back: {'; '.join(reasons)}); "
+            "scores not computed. Check OPENAI_BASE_URL, OPENAI_API_KEY and PAYPLAN_LLM_ENABLED.",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(1)
 
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
@@ -149,13 +159,18 @@ def eval_command(
     console.print(table)
     console.print(
         f"Cases: {data['cases']}, model summaries: {data['model_summaries']}. "
-        f"Signal precision {data['signal_precision']}, recall {data['signal_recall']}. "
-        f"Fact recall {data['fact_recall']}. Grounding rate {data['grounding_rate']}. "
+        f"Signal precision {_rate(data['signal_precision'])}, recall {_rate(data['signal_recall'])}. "
+        f"Fact recall {_rate(data['fact_recall'])}. Grounding rate {_rate(data['grounding_rate'])}. "
         f"Tokens: {data['input_tokens']:,} in, {data['output_tokens']:,} out. "
         f"Latency: {data['total_latency_ms']:,} ms in total, {data['max_latency_ms']:,} ms at most.",
         soft_wrap=True,
         highlight=False,
     )
+
+
+def _rate(value: str | None) -> str:
+    """Show a rate the report could not compute, because nothing was counted, as n/a."""
+    return "n/a" if value is None else value
 
 
 def _print_summary(record: object) -> None:

@@ -45,7 +45,7 @@ def run_one(
     at: str | None = typer.Option(None, "--at", help="Run as if at this ISO 8601 time with an offset, such as 2026-03-09T09:00:00-05:00."),
 ) -> None:
     """Run one sweep now, or as if at --at, and print what it did."""
-    from bot.cli import _load_settings
+    from bot.cli import _load_settings, exit_if_missing
     from bot.jobs.registry import registered_jobs
     from bot.jobs.scheduler import build_context, run_job
     from bot.runtime import build_runtime
@@ -65,6 +65,7 @@ def run_one(
             error_console.print(f"Invalid --at {at!r}: add a UTC offset such as +00:00.", soft_wrap=True, markup=False)
             raise typer.Exit(2)
     settings = _load_settings()
+    exit_if_missing(settings.missing_for_jobs())
     upgrade_database(settings.database_url)
     runtime = build_runtime(settings)
     lines = run_job(build_context(runtime, settings), name, moment)

@@ -162,6 +162,15 @@ class Settings(BaseSettings):
             required["SLACK_APP_TOKEN"] = self.slack_app_token
         return [name for name, value in required.items() if not value]
 
+    def missing_for_jobs(self) -> list[str]:
+        """Return the environment variables ``payplan jobs run`` needs but does not have.
+
+        A job posts to Slack and signs agreement links, so it needs the bot
+        token and the portal secret.
+        """
+        required = {"SLACK_BOT_TOKEN": self.slack_bot_token, "PAYPLAN_PORTAL_SECRET": self.portal_secret}
+        return [name for name, value in required.items() if not value]
+
 
 def load_policy(path: Path | None) -> Policy:
     """Read and validate the policy file at ``path``, or the packaged default."""

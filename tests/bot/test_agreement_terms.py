@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -31,31 +32,23 @@ TERMS = {
 }
 
 
-@dataclass(frozen=True)
-class _Section:
-    grace_days: int | None = None
-    late_fee: Decimal | None = None
-    annual_interest_rate: Decimal | None = None
+def test_conditions_read_from_policy_terms() -> None:
+    policy = load_policy(Path("examples/policies/consumer.yaml"))
+
+    conditions = plan_conditions(policy)
+
+    assert conditions == replace(
+        DEFAULT_CONDITIONS, grace_days=10, late_fee=Decimal("300"), default_after_missed=3, setup_fee=Decimal("0")
+    )
 
 
-@dataclass(frozen=True)
-class _PolicyWithConditions:
-    plan_conditions: _Section
+def test_conditions_follow_policy_changes() -> None:
+    policy = load_policy(Path("examples/policies/consumer.yaml"))
+    changed = policy.model_copy(update={"terms": policy.terms.model_copy(update={"grace_days": 4, "late_fee": Decimal("12.50")})})
 
+    conditions = plan_conditions(changed)
 
-def test_conditions_default_without_policy_section() -> None:
-    assert plan_conditions(load_policy(None)) == DEFAULT_CONDITIONS
-
-
-def test_conditions_read_from_policy() -> None:
-    conditions = plan_conditions(_PolicyWithConditions(_Section(grace_days=10, late_fee=Decimal("15.00"))))  # type: ignore[arg-type]
-
-    assert conditions == replace(DEFAULT_CONDITIONS, grace_days=10, late_fee=Decimal("15.00"))
-
-
-def test_interest_rate_rejected() -> None:
-    with pytest.raises(ValueError, match="do not charge interest"):
-        plan_conditions(_PolicyWithConditions(_Section(annual_interest_rate=Decimal("4.5"))))  # type: ignore[arg-type]
+    assert (conditions.grace_days, conditions.late_fee, conditions.cure_days) == (4, Decimal("12.50"), DEFAULT_CONDITIONS.cure_days)
 
 
 def test_terms_hash_ignores_key_order() -> None:

@@ -56,6 +56,35 @@ def test_import_missing_file_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("nonsense", "DATABASE_URL 'nonsense' is not a database URL"),
+        ("sqlite:////nonexistent/dir/x.db", "The folder /nonexistent/dir of the SQLite database in DATABASE_URL does not exist"),
+        ("postgresql+psycopg://u@127.0.0.1:9/db", "The database at DATABASE_URL (postgresql+psycopg://u@127.0.0.1:9/db) failed"),
+    ],
+)
+def test_db_upgrade_bad_url_exit_2(monkeypatch: pytest.MonkeyPatch, url: str, shown: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    result = runner.invoke(app, ["db", "upgrade"])
+
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert shown in result.output
+
+
+def test_import_bad_url_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    csv_path = tmp_path / "invoices.csv"
+    csv_path.write_text(HEADER)
+    monkeypatch.setenv("DATABASE_URL", "nonsense")
+
+    result = runner.invoke(app, ["import", "invoices", str(csv_path)])
+
+    assert result.exit_code == 2, result.output
+    assert "is not a database URL" in result.output
+
+
+@pytest.mark.parametrize(
     "arguments, missing",
     [
         (["serve"], ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PAYPLAN_SLACK_CHANNEL", "PAYPLAN_APPROVERS", "PAYPLAN_PORTAL_SECRET"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -101,6 +102,37 @@ def test_eval_counts_missed_signal(model_env: None) -> None:
     assert report["signal_precision"] == "1.000"
     assert report["signal_recall"] is not None
     assert report["model_summaries"] == 5
+
+
+def test_eval_unreachable_model_exit_1(model_env: None) -> None:
+    # Nothing listens on port 9, so every case falls back to the offline summary.
+    result = runner.invoke(app, ["agent", "eval", "--cases", str(EVAL_CASES)])
+
+    assert result.exit_code == 1, result.output
+    assert "No model summary was produced (5 of 5 fell back: APIConnectionError" in result.output
+    assert "scores not computed" in result.output
+    assert "precision" not in result.output
+
+
+def test_eval_model_disabled_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYPLAN_LLM_ENABLED", "false")
+
+    result = runner.invoke(app, ["agent", "eval", "--cases", str(EVAL_CASES), "--json"])
+
+    assert result.exit_code == 1, result.output
+    assert "No model summary was produced (5 of 5 fell back: model disabled); scores not computed" in result.output
+
+
+def test_eval_shows_missing_rate_as_not_available(model_env: None, tmp_path: Path) -> None:
+    # One case that expects no signal, answered with none: signal precision and recall have nothing to count.
+    shutil.copy(EVAL_CASES / "01-plain-cash-flow.json", tmp_path)
+    with respx.mock(base_url=BASE_URL, assert_all_called=True) as router:
+        router.post("/chat/completions").mock(side_effect=eval_answer)
+        result = runner.invoke(app, ["agent", "eval", "--cases", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "Signal precision n/a, recall n/a" in result.output
+    assert "None" not in result.output
 
 
 def test_eval_missing_folder_exit_2(tmp_path: Path) -> None:

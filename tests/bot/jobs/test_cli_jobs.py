@@ -71,6 +71,22 @@ def test_run_rejects_unknown_job(cli_environment: None) -> None:
     assert "Unknown job 'reminders'" in result.output
 
 
+@pytest.mark.parametrize(
+    "unset",
+    [["PAYPLAN_PORTAL_SECRET"], ["SLACK_BOT_TOKEN"], ["PAYPLAN_PORTAL_SECRET", "SLACK_BOT_TOKEN"]],
+)
+def test_run_names_missing_settings(cli_environment: None, monkeypatch: pytest.MonkeyPatch, unset: list[str]) -> None:
+    for name in unset:
+        monkeypatch.delenv(name)
+
+    result = runner.invoke(app, ["jobs", "run", "approval-sla", "--at", "2026-03-02T14:00:00-05:00"])
+
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for name in unset:
+        assert f"Missing setting: {name} is not set" in result.output
+
+
 def test_scheduler_runs_jobs_at_start(harness: JobsHarness, stub: SlackStub) -> None:
     from bot.jobs.scheduler import start_scheduler
 
