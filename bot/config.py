@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+import holidays
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.agent_usage import ModelPrice
@@ -130,6 +131,24 @@ class Settings(BaseSettings):
         if hours[0] >= hours[1]:
             raise ValueError(f"hours start {hours[0]} must be before the end {hours[1]}")
         return hours
+
+    @model_validator(mode="after")
+    def _known_holiday_calendar(self) -> Settings:
+        if self.holiday_country is None:
+            return self
+        supported = holidays.list_supported_countries()
+        if self.holiday_country not in supported:
+            raise ValueError(
+                f"PAYPLAN_HOLIDAY_COUNTRY {self.holiday_country!r} is not a holiday calendar of the holidays package; "
+                "use an ISO 3166 country code such as US or GB"
+            )
+        subdivisions = supported[self.holiday_country]
+        if self.holiday_subdivision is not None and self.holiday_subdivision not in subdivisions:
+            raise ValueError(
+                f"PAYPLAN_HOLIDAY_SUBDIVISION {self.holiday_subdivision!r} is not a subdivision of {self.holiday_country}; "
+                f"use one of {', '.join(subdivisions) or 'none (leave it unset)'}"
+            )
+        return self
 
     @field_validator("sla_hours")
     @classmethod

@@ -121,6 +121,7 @@ def test_serve_rejects_unknown_tier(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("PAYPLAN_APPROVERS", '{"collections_manager": "U1"}', "PAYPLAN_APPROVERS.collections_manager"),
         ("PAYPLAN_TIMEZONE", "Mars/Base", "Mars/Base"),
         ("PAYPLAN_AGREEMENT_LINK_DAYS", "-3", "PAYPLAN_AGREEMENT_LINK_DAYS"),
+        ("PAYPLAN_HOLIDAY_COUNTRY", "XX", "PAYPLAN_HOLIDAY_COUNTRY 'XX'"),
     ],
 )
 def test_serve_invalid_setting_exit_2(monkeypatch: pytest.MonkeyPatch, name: str, value: str, shown: str) -> None:
@@ -166,3 +167,13 @@ def test_demo_covers_every_outcome(tmp_path: Path) -> None:
         for request in session.scalars(select(PlanRequest).where(PlanRequest.status.in_(["completed", "defaulted"]))):
             amounts = session.scalars(select(Installment.amount).where(Installment.request_id == request.id)).all()
             assert sum(amounts) == request.revisions[0].balance
+
+
+def test_jobs_list_unknown_holiday_subdivision_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYPLAN_HOLIDAY_COUNTRY", "US")
+    monkeypatch.setenv("PAYPLAN_HOLIDAY_SUBDIVISION", "ZZ")
+
+    result = runner.invoke(app, ["jobs", "list"])
+
+    assert result.exit_code == 2
+    assert "PAYPLAN_HOLIDAY_SUBDIVISION 'ZZ'" in result.output
