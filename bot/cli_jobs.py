@@ -48,6 +48,7 @@ def run_one(
     from bot.cli import _load_settings, exit_if_missing
     from bot.jobs.registry import registered_jobs
     from bot.jobs.scheduler import build_context, run_job
+    from bot.clock import FixedClock
     from bot.runtime import build_runtime
     from storage.db import upgrade_database
 
@@ -67,7 +68,8 @@ def run_one(
     settings = _load_settings()
     exit_if_missing(settings.missing_for_jobs())
     upgrade_database(settings.database_url)
-    runtime = build_runtime(settings)
+    # With --at, everything the sweep records (audit times, new steps' start) uses that time too.
+    runtime = build_runtime(settings, clock=FixedClock(moment) if moment is not None else None)
     lines = run_job(build_context(runtime, settings), name, moment)
     for line in lines:
         console.print(line, soft_wrap=True, markup=False, highlight=False)

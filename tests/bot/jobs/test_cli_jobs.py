@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.jobs.scheduler import run_job
 from bot.slack_stub import SlackStub
+from storage.models import AuditEvent
 from tests.bot.jobs.conftest import APPROVERS, CHANNEL, DIGEST_MANAGERS, JobsHarness
 
 runner = CliRunner()
@@ -55,6 +58,20 @@ def test_run_at_given_time(cli_environment: None, harness: JobsHarness, stub: Sl
     assert "approval-sla: nothing was due." in early.output
     assert due.exit_code == 0, due.output
     assert "nudged UMANAGER" in due.output
+
+
+def test_run_at_stamps_events_at_that_time(cli_environment: None, harness: JobsHarness) -> None:
+    request_id = harness.open_request()
+
+    result = runner.invoke(app, ["jobs", "run", "approval-sla", "--at", "2026-03-05T10:00:00-05:00"])
+
+    assert result.exit_code == 0, result.output
+    assert "escalated" in result.output
+    with harness.runtime.session_factory() as session:
+        escalation = session.scalars(
+            select(AuditEvent).where(AuditEvent.request_id == request_id, AuditEvent.action == "step.escalated")
+        ).one()
+    assert escalation.occurred_at == datetime(2026, 3, 5, 15, 0, tzinfo=timezone.utc)
 
 
 def test_run_rejects_naive_time(cli_environment: None) -> None:
