@@ -1,4 +1,4 @@
-"""The ``/payplan`` subcommands that answer in text: status, list, history and help.
+"""The ``/payplan`` subcommands that reply in text: status, list, history and help.
 
 Each function returns mrkdwn for an ephemeral reply. User text read from the
 database (account ids, comments, reasons) is escaped before it is shown.

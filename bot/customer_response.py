@@ -4,7 +4,7 @@ Each agreement takes one decision. The decision is stored with the evidence
 of who made it (time, IP address, user agent, typed name, consent and the
 terms hash), in the same transaction as the status change and its audit
 event. Acceptance itself is :meth:`bot.workflow.Workflow.accept_agreement`;
-this module holds the decline and change request, and the helpers both use.
+this module contains the decline and change request, and the helpers both use.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def agreement_endpoints(workflow: Workflow) -> tuple[Any, Any, Any]:
         token = request.path_params["token"]
         form = await request.form()
         try:
-            # A bad or expired link answers 410 whatever was posted, as GET does.
+            # A bad or expired link returns 410 whatever was posted, as GET does.
             await run_in_threadpool(workflow.load_agreement, token)
         except AgreementLinkError as error:
             return _page("Agreement link problem", message=error.user_message, status_code=410)

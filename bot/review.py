@@ -125,7 +125,7 @@ class ReviewMixin:
         self._notify("request_changed", request_id)
 
     def answer_requester_wait(self: Workflow, *, actor: str, request_id: int, note: str = "") -> None:
-        """End the wait: the requester says the information is supplied, and the route resumes."""
+        """End the wait: the requester confirms the information is supplied, and the route resumes."""
         with self.session_factory.begin() as session:
             request = session.get(PlanRequest, request_id)
             if request is None:

@@ -35,7 +35,7 @@ SignalSeverity = Literal["deviation", "info"]
 
 @dataclass(frozen=True)
 class SignalRule:
-    """What one kind of signal adds to an assessment."""
+    """The flag and route change one kind of signal adds to an assessment."""
 
     kind: SignalKind
     flag_code: str
@@ -134,7 +134,7 @@ class SignalFlag:
 
 @dataclass(frozen=True)
 class SignalEffect:
-    """What signals add to an assessment: flags and route steps to append."""
+    """The flags and route steps that signals append to an assessment."""
 
     added_flags: tuple[SignalFlag, ...] = ()
     added_route: tuple[str, ...] = ()

@@ -390,7 +390,7 @@ class AgreementDocument(Base):
     """The agreement as sent: canonical terms, their SHA-256 and the rendered PDF.
 
     The PDF is stored in the database, next to the agreement it belongs to,
-    so every replica serves the same file and a backup holds both.
+    so every replica serves the same file and a backup contains both.
     """
 
     __tablename__ = "agreement_documents"
@@ -468,7 +468,7 @@ class UnmatchedPayment(Base):
 class SlackOutboxMessage(Base):
     """A Slack message that could not be posted or updated when it was due; a sweep sends it later.
 
-    ``kind`` says how to deliver it: ``root`` posts the request's root message
+    ``kind`` is how to deliver it: ``root`` posts the request's root message
     and stores its ts on the request, ``reply`` posts into the request's
     thread, ``step`` does that and stores the ts on the approval step,
     ``update_root`` and ``update_step`` edit those messages.
@@ -598,7 +598,7 @@ class InvoiceSettlement(Base):
     """An invoice settled by a completed payment plan rather than paid on its own.
 
     The invoice's ``settled_date`` is set to the day the plan completed, so
-    balances and facts stop counting it; this row says which plan paid it.
+    balances and facts stop counting it; this row records which plan paid it.
     """
 
     __tablename__ = "invoice_settlements"
